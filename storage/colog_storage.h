@@ -1,0 +1,333 @@
+/*
+ * colog_storage.h — public header of the storage layer.
+ *
+ * The storage layer owns everything that lives on disk: the schema, the column
+ * encodings, immutable parts, day partitions, dictionaries, manifests, merges and
+ * the text readers that turn CSV / NDJSON into rows. The query layer and the CLI
+ * use only what this header declares.
+ *
+ * Conventions (see ../shared/STYLE.md):
+ *  - action functions return 0 or a negative COLOG_E* code; a failing function
+ *    also records a message for colog_errmsg() (per thread), naming the file and
+ *    the block or line where there is one;
+ *  - constructors return a handle through an out-parameter written only on success;
+ *  - every *_free / *_close accepts NULL.
+ */
+#ifndef COLOG_STORAGE_H
+#define COLOG_STORAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------- errors */
+
+/* X(NAME, value, message). Values are below -1000 so that a negated errno
+ * (which passes through unchanged: -ENOENT, -EIO, ...) never collides. */
+#define COLOG_ERROR_LIST(X)                                                                        \
+    X(COLOG_ENOMEM, -1001, "out of memory")                                                        \
+    X(COLOG_EINVAL, -1002, "invalid argument")                                                     \
+    X(COLOG_ENOTCOLOG, -1003, "not a colog file")                                                  \
+    X(COLOG_EVERSION, -1004, "unsupported format version")                                         \
+    X(COLOG_ECORRUPT, -1005, "corrupt data")                                                       \
+    X(COLOG_ESCHEMA, -1006, "schema error")                                                        \
+    X(COLOG_EPARSE, -1007, "parse error")                                                          \
+    X(COLOG_ERANGE, -1008, "value out of range")                                                   \
+    X(COLOG_ELIMIT, -1009, "limit exceeded")                                                       \
+    X(COLOG_ESTALE, -1010, "part vanished during read")                                            \
+    X(COLOG_EEXIST, -1011, "already exists")                                                       \
+    X(COLOG_ENOTFOUND, -1012, "not found")                                                         \
+    X(COLOG_EQUERY, -1013, "query error")
+
+enum {
+#define COLOG__ENUM(name, val, msg) name = val,
+    COLOG_ERROR_LIST(COLOG__ENUM)
+#undef COLOG__ENUM
+};
+
+/* Static text for a code (colog or negated errno). Never NULL. */
+const char *colog_strerror(int code);
+/* The enum name ("COLOG_ECORRUPT", "ENOENT", ...). Never NULL. */
+const char *colog_errname(int code);
+/* The detailed message of the last failure on this thread ("hot/2026-03-01/
+ * p0000000000000007/dst_port.col: block 12: checksum mismatch"). Valid until the
+ * next colog call on this thread that fails. Empty string if none. */
+const char *colog_errmsg(void);
+/* Record a detailed message and return code (for library-internal use and for
+ * layers above storage). printf-style. */
+int colog_seterr(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---------------------------------------------------------------- types */
+
+/* Column types. These values are written to disk: frozen, never renumber. */
+typedef enum colog_type {
+    COLOG_T_TIME = 1, /* int64 microseconds since the Unix epoch, UTC */
+    COLOG_T_IP = 2,   /* IPv6 address, 16 bytes network order; IPv4 as ::ffff:a.b.c.d */
+    COLOG_T_U8 = 3,
+    COLOG_T_U16 = 4,
+    COLOG_T_U32 = 5,
+    COLOG_T_U64 = 6,
+    COLOG_T_I64 = 7,
+    COLOG_T_F64 = 8,
+    COLOG_T_STRING = 9,
+} colog_type_t;
+
+/* Name as written in schema files ("time", "ip", "u16", ...); NULL if unknown. */
+const char *colog_type_name(colog_type_t t);
+/* Parse a type name; 0 on success. */
+int colog_type_parse(const char *name, colog_type_t *out);
+/* True for types stored as dictionary codes (ip, string). */
+static inline bool colog_type_is_dict(colog_type_t t)
+{
+    return t == COLOG_T_IP || t == COLOG_T_STRING;
+}
+/* True for types decoded as uint64_t (u8..u64). time and i64 decode as int64_t. */
+static inline bool colog_type_is_unsigned(colog_type_t t)
+{
+    return t == COLOG_T_U8 || t == COLOG_T_U16 || t == COLOG_T_U32 || t == COLOG_T_U64;
+}
+/* Largest value of an unsigned type. */
+uint64_t colog_type_umax(colog_type_t t);
+
+typedef struct colog_ip {
+    uint8_t b[16];
+} colog_ip_t;
+
+/* Parse an IPv4 or IPv6 address (the whole of s[0..len)). 0 or COLOG_EPARSE. */
+int colog_ip_parse(const char *s, size_t len, colog_ip_t *out);
+/* Format into buf (>= 46 bytes): IPv4-mapped addresses print as dotted quads. */
+void colog_ip_format(const colog_ip_t *ip, char *buf, size_t cap);
+/* memcmp order: all IPv4 (::ffff:0:0/96) addresses sort together, by value. */
+static inline int colog_ip_cmp(const colog_ip_t *a, const colog_ip_t *b)
+{
+    for (int i = 0; i < 16; i++)
+        if (a->b[i] != b->b[i])
+            return a->b[i] < b->b[i] ? -1 : 1;
+    return 0;
+}
+static inline bool colog_ip_is_v4(const colog_ip_t *ip)
+{
+    static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    for (int i = 0; i < 12; i++)
+        if (ip->b[i] != pfx[i])
+            return false;
+    return true;
+}
+
+/* ---------------------------------------------------------------- time */
+
+/* Parse a time as accepted in data and queries: RFC 3339
+ * ("2026-03-01T12:00:00Z", "...T12:00:00.123456+02:00", space instead of T allowed),
+ * or integer / fractional epoch seconds ("1772366400", "1772366400.5").
+ * A date alone ("2026-03-01") is midnight at offset tz_off_s (seconds east of UTC).
+ * 0 on success, COLOG_EPARSE or COLOG_ERANGE. */
+int colog_time_parse(const char *s, size_t len, int32_t tz_off_s, int64_t *out_us);
+/* RFC 3339 text of t (µs, UTC) at a fixed offset (seconds east), into buf (>= 40). */
+void colog_time_format(int64_t t_us, int32_t off_s, char *buf, size_t cap);
+/* Days since 1970-01-01 of a UTC µs time (floor division). */
+static inline int32_t colog_day_of(int64_t t_us)
+{
+    int64_t d = t_us / 86400000000LL;
+    if (t_us % 86400000000LL < 0)
+        d--;
+    return (int32_t)d;
+}
+/* "YYYY-MM-DD" of a day number into buf (>= 11). */
+void colog_day_format(int32_t day, char *buf, size_t cap);
+/* Parse "YYYY-MM-DD" into a day number. */
+int colog_day_parse(const char *s, size_t len, int32_t *out);
+
+/* ---------------------------------------------------------------- schema */
+
+#define COLOG_MAX_COLS 64
+#define COLOG_NAME_MAX 48
+
+typedef struct colog_column {
+    char name[COLOG_NAME_MAX]; /* [a-z_][a-z0-9_]*, NUL-terminated */
+    colog_type_t type;
+    bool indexed;
+} colog_column_t;
+
+typedef struct colog_schema {
+    char name[COLOG_NAME_MAX]; /* "firewall", "web" or the file's base name */
+    unsigned ncols;            /* 1..COLOG_MAX_COLS; column 0 is the event time */
+    colog_column_t cols[COLOG_MAX_COLS];
+} colog_schema_t;
+
+/* A built-in schema by name ("firewall", "web"); NULL if none. */
+const colog_schema_t *colog_schema_builtin(const char *name);
+/* Parse schema text (`name type [indexed]` a line, `#` comments). On error the
+ * message names `file:line:col`. fname is used in messages only. */
+int colog_schema_parse(const char *text, size_t len, const char *fname, colog_schema_t *out);
+/* Index of a column by name, or -1. */
+int colog_schema_find(const colog_schema_t *s, const char *name, size_t len);
+
+/* ---------------------------------------------------------------- dictionaries */
+
+/* A sorted, duplicate-free dictionary of a part's string or ip column. Code i is
+ * the i-th smallest value (bytewise for strings, colog_ip_cmp for ips), so a range
+ * of values is a range of codes. */
+typedef struct colog_dictview {
+    colog_type_t type; /* COLOG_T_STRING or COLOG_T_IP */
+    uint32_t n;
+    const uint32_t *offs; /* strings: n + 1 offsets into bytes */
+    const char *bytes;    /* strings: entry i is bytes[offs[i] .. offs[i+1]) */
+    const colog_ip_t *ips; /* ips: n entries */
+} colog_dictview_t;
+
+/* Binary search: code of the first entry >= key (n if none). */
+uint32_t colog_dict_lower_str(const colog_dictview_t *d, const char *s, size_t len);
+uint32_t colog_dict_lower_ip(const colog_dictview_t *d, const colog_ip_t *ip);
+
+/* ---------------------------------------------------------------- blocks */
+
+/* Rows per block (the last block of a column may hold fewer). */
+#define COLOG_BLOCK_ROWS 65536u
+
+/* Zone map of one block: min and max of the valid values, in the decoded domain
+ * (int64 for time/i64, uint64 for u8..u64 and dictionary codes, double for f64).
+ * nvalid == 0 means every value is absent and min/max are meaningless. */
+typedef struct colog_zone {
+    union {
+        int64_t i;
+        uint64_t u;
+        double f;
+    } min, max;
+    uint32_t nrows;
+    uint32_t nvalid;
+} colog_zone_t;
+
+/* A decoded block. Owned by the reader; valid until the next read of the same
+ * column on the same part handle, or until the part is closed. */
+typedef struct colog_block {
+    colog_type_t type;
+    uint32_t n;
+    const uint8_t *valid; /* bitset, bit i set = value i present; NULL = all present */
+    union {
+        const int64_t *i64;  /* time, i64 */
+        const uint64_t *u64; /* u8..u64 */
+        const double *f64;   /* f64 */
+        const uint32_t *code; /* ip, string: code into the part's dictionary */
+    } v;
+} colog_block_t;
+
+static inline bool colog_valid(const uint8_t *valid, uint32_t i)
+{
+    return valid == NULL || ((valid[i >> 3] >> (i & 7)) & 1);
+}
+
+/* ---------------------------------------------------------------- store */
+
+typedef struct colog_store colog_store_t;
+
+typedef struct colog_config {
+    uint32_t hot_days;  /* default 90 */
+    uint32_t cold_days; /* default 400 */
+    char cold_dir[512]; /* "" = STORE/cold */
+    char tz[64];        /* default time zone of queries ("" = UTC) */
+} colog_config_t;
+
+void colog_config_default(colog_config_t *c);
+
+/* Create a new store directory (must not exist or be empty). */
+int colog_store_create(const char *path, const colog_schema_t *schema, const colog_config_t *cfg);
+
+enum {
+    COLOG_OPEN_READ = 0,
+    COLOG_OPEN_WRITE = 1, /* take the writer lock (waits for another writer) */
+};
+int colog_store_open(colog_store_t **out, const char *path, int flags);
+void colog_store_close(colog_store_t *st);
+const colog_schema_t *colog_store_schema(const colog_store_t *st);
+const colog_config_t *colog_store_config(const colog_store_t *st);
+const char *colog_store_path(const colog_store_t *st);
+
+/* The days that hold data, ascending (day numbers since the epoch). *days is
+ * malloc'ed; the caller frees it. */
+int colog_store_days(colog_store_t *st, int32_t **days, size_t *n);
+
+/* ---------------------------------------------------------------- parts (read) */
+
+typedef struct colog_part colog_part_t;
+
+uint64_t colog_part_id(const colog_part_t *p);
+uint64_t colog_part_rows(const colog_part_t *p);
+uint32_t colog_part_nblocks(const colog_part_t *p);
+int64_t colog_part_ts_min(const colog_part_t *p);
+int64_t colog_part_ts_max(const colog_part_t *p);
+/* Bytes on disk of all the part's files. */
+uint64_t colog_part_bytes(const colog_part_t *p);
+/* Zone map of block b of column col (no decompression). */
+int colog_part_zone(colog_part_t *p, unsigned col, uint32_t b, colog_zone_t *out);
+/* The part's dictionary of a string/ip column. Borrowed; valid while p is open. */
+int colog_part_dict(colog_part_t *p, unsigned col, const colog_dictview_t **out);
+/* Decode block b of column col. See colog_block_t for the lifetime. */
+int colog_part_read(colog_part_t *p, unsigned col, uint32_t b, colog_block_t *out);
+
+/* A consistent set of the live parts of one day: every row of the day exactly
+ * once, even while a merge replaces parts. Column files of the columns in colmask
+ * (bit i = column i; ~0 = all) are opened when the snapshot is taken, so the parts
+ * stay readable if a merge deletes them afterwards. */
+typedef struct colog_snap colog_snap_t;
+int colog_snap_day(colog_store_t *st, int32_t day, uint64_t colmask, colog_snap_t **out);
+size_t colog_snap_nparts(const colog_snap_t *s);
+colog_part_t *colog_snap_part(colog_snap_t *s, size_t i);
+void colog_snap_free(colog_snap_t *s);
+
+/* ---------------------------------------------------------------- ingest */
+
+typedef enum colog_infmt {
+    COLOG_IN_CSV = 1,
+    COLOG_IN_NDJSON = 2,
+} colog_infmt_t;
+
+typedef struct colog_ingest colog_ingest_t;
+
+/* Called for each rejected row: source name, 1-based line, 1-based column (0 if
+ * unknown), reason. */
+typedef void (*colog_reject_fn)(void *ctx, const char *src, uint64_t line, uint64_t col,
+                                const char *reason);
+
+typedef struct colog_ingest_opts {
+    size_t batch_rows;       /* rows buffered before a flush (default 1 << 20) */
+    int64_t now_us;          /* wall clock for the "too far ahead" rule (0 = now) */
+    colog_reject_fn reject;  /* may be NULL */
+    void *reject_ctx;
+    bool no_auto_merge;      /* don't merge days with many parts after a flush */
+} colog_ingest_opts_t;
+
+typedef struct colog_ingest_stats {
+    uint64_t rows_read;     /* data rows seen (good + rejected) */
+    uint64_t rows_ok;       /* rows accepted (durable once colog_ingest_finish returns 0) */
+    uint64_t rows_rejected;
+    uint64_t parts_written;
+} colog_ingest_stats_t;
+
+/* Start an ingest session on a store opened with COLOG_OPEN_WRITE. */
+int colog_ingest_begin(colog_store_t *st, const colog_ingest_opts_t *opts, colog_ingest_t **out);
+/* Read all of f in the given format; src names it in rejects and errors. A bad
+ * row is rejected (callback) and skipped; it is not an error. Errors are I/O or
+ * a CSV header that names an unknown column. */
+int colog_ingest_file(colog_ingest_t *ing, FILE *f, const char *src, colog_infmt_t fmt);
+/* Flush what is buffered into parts (durable on return). */
+int colog_ingest_flush(colog_ingest_t *ing);
+/* Flush and free. stats may be NULL. ing is freed whatever the result. */
+int colog_ingest_finish(colog_ingest_t *ing, colog_ingest_stats_t *stats);
+
+/* ---------------------------------------------------------------- merge */
+
+/* Merge the live parts of one day into one time-sorted part if it has more than
+ * max_parts (0: merge whenever it has >= 2). *merged tells whether it did. */
+int colog_store_merge_day(colog_store_t *st, int32_t day, unsigned max_parts, bool *merged);
+
+#define COLOG_AUTO_MERGE_PARTS 4
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* COLOG_STORAGE_H */

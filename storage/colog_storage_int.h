@@ -1,0 +1,165 @@
+/*
+ * colog_storage_int.h — This file is private to colog's storage layer.
+ *
+ * Low-level pieces shared by the storage modules: durable file I/O, column files,
+ * dictionary files and part manifests. The byte layouts are specified in
+ * docs/FORMAT.md; that document is the authority.
+ */
+#ifndef COLOG_STORAGE_INT_H
+#define COLOG_STORAGE_INT_H
+
+#include "colog_storage.h"
+
+/* ---------------------------------------------------------------- magic numbers */
+
+/* Little-endian u32 magics; each reads as ASCII in a hex dump and exposes a
+ * byte-order mistake (the bytes are not a palindrome). */
+#define COLOG_COL_MAGIC 0x314C4F43u  /* "COL1" column file header */
+#define COLOG_COLF_MAGIC 0x46434F43u /* "COCF" column file footer */
+#define COLOG_BLK_MAGIC 0x4B4C4243u  /* "CBLK" block header */
+#define COLOG_DICT_MAGIC 0x54434443u /* "CDCT" dictionary file */
+#define COLOG_MAN_MAGIC 0x4E414D43u  /* "CMAN" part manifest */
+#define COLOG_FORMAT_VERSION 1u
+
+/* ---------------------------------------------------------------- file I/O (colog_io.c) */
+
+/* write() all of buf, retrying on EINTR and short writes. 0 or -errno. */
+int colog__write_all(int fd, const void *buf, size_t len);
+/* pread() exactly len bytes at off. 0, -errno, or COLOG_ECORRUPT on a short file. */
+int colog__pread_all(int fd, void *buf, size_t len, uint64_t off);
+/* fsync a directory by path or fd. 0 or -errno. */
+int colog__fsync_dir(const char *path);
+int colog__fsync_fd(int fd);
+/* Read a whole file (at dirfd/name) into a malloc'ed buffer. 0 or error. */
+int colog__read_file(int dirfd, const char *name, uint8_t **buf, size_t *len);
+/* Write buf to dirfd/name durably: tmp file, fsync, rename, fsync dir. */
+int colog__write_file_durable(int dirfd, const char *name, const void *buf, size_t len);
+/* Remove a directory tree (used for temp and superseded parts). 0 or -errno. */
+int colog__rm_rf(int dirfd, const char *name);
+
+/* Little-endian helpers for on-disk fields. */
+static inline void colog__put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void colog__put_u32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void colog__put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline uint16_t colog__get_u16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t colog__get_u32(const uint8_t *p)
+{
+    uint32_t v = 0;
+    for (int i = 3; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+static inline uint64_t colog__get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* ---------------------------------------------------------------- column files (colog_colfile.c) */
+
+/*
+ * A column file holds one column of one part as a sequence of blocks of
+ * COLOG_BLOCK_ROWS rows (the last may be shorter), each encoded for its type,
+ * LZ4-compressed, checksummed with XXH3-64 seeded by the file's seed and the
+ * block number, followed by a footer with every block's offset and zone map.
+ */
+typedef struct colog_colw colog_colw_t;
+
+/* Create dirfd/fname (O_EXCL) for a column of the given type. seed is mixed into
+ * every checksum (colog__file_seed of the file name), so a block copied into
+ * another file or position fails its check. */
+int colog__colw_open(colog_colw_t **out, int dirfd, const char *fname, colog_type_t type);
+/* Append n values. vals points to int64_t (time, i64), uint64_t (u8..u64; each
+ * must fit the type), double (f64) or uint32_t dictionary codes (ip, string).
+ * valid is a bitset over the n values (bit i of valid[i>>3]), NULL = all present.
+ * Full blocks are encoded and written as they fill. */
+int colog__colw_append(colog_colw_t *w, const void *vals, const uint8_t *valid, uint32_t n);
+/* Write the last block and the footer, fsync, close. Reports the file size, its
+ * XXH3-64 and SHA-256 (of the whole file). Frees w whatever the result. */
+int colog__colw_close(colog_colw_t *w, uint64_t *size, uint64_t *xxh, uint8_t sha256[32]);
+/* Close and unlink the file. Accepts NULL. */
+void colog__colw_abort(colog_colw_t *w);
+
+typedef struct colog_colr colog_colr_t;
+
+/* Open dirfd/fname and read + verify its header and footer. display names the
+ * file in error messages (e.g. "hot/2026-03-01/p0000000000000003/src_ip.col"). */
+int colog__colr_open(colog_colr_t **out, int dirfd, const char *fname, colog_type_t type,
+                     const char *display);
+uint32_t colog__colr_nblocks(const colog_colr_t *r);
+uint64_t colog__colr_nrows(const colog_colr_t *r);
+/* Zone map of block b from the footer (no I/O). */
+int colog__colr_zone(const colog_colr_t *r, uint32_t b, colog_zone_t *out);
+/* Read, verify, decompress and decode block b. The arrays in *out live in r's
+ * buffers until the next colog__colr_read on r or colog__colr_close. A checksum
+ * mismatch is COLOG_ECORRUPT with "DISPLAY: block B: checksum mismatch". */
+int colog__colr_read(colog_colr_t *r, uint32_t b, colog_block_t *out);
+void colog__colr_close(colog_colr_t *r);
+
+/* ---------------------------------------------------------------- dictionary files (colog_dictfile.c) */
+
+/* Write a sorted, duplicate-free dictionary to dirfd/fname (O_EXCL), fsync. */
+int colog__dict_write(int dirfd, const char *fname, const colog_dictview_t *d, uint64_t *size,
+                      uint64_t *xxh, uint8_t sha256[32]);
+
+typedef struct colog_dictbuf colog_dictbuf_t;
+/* Read and verify (checksum, sortedness, offsets in bounds) a dictionary file. */
+int colog__dict_read(int dirfd, const char *fname, colog_type_t type, const char *display,
+                     colog_dictbuf_t **out);
+/* The view inside; valid until colog__dict_free. */
+const colog_dictview_t *colog__dict_view(const colog_dictbuf_t *d);
+void colog__dict_free(colog_dictbuf_t *d);
+
+/* ---------------------------------------------------------------- manifests (colog_manifest.c) */
+
+#define COLOG_FILE_NAME_MAX 64
+
+typedef struct colog_mfile {
+    char name[COLOG_FILE_NAME_MAX]; /* NUL-padded */
+    uint64_t size;
+    uint64_t xxh3;
+    uint8_t sha256[32];
+} colog_mfile_t;
+
+typedef struct colog_manifest {
+    uint64_t part_id;
+    int32_t day;        /* day number the part belongs to */
+    uint32_t nblocks;   /* blocks per column file */
+    uint64_t nrows;
+    int64_t ts_min, ts_max;
+    uint8_t schema_sha256[32]; /* of the store's canonical schema text */
+    uint32_t nsup;      /* ids of parts (same day) this one replaces */
+    uint64_t *sup;
+    uint32_t nfiles;
+    colog_mfile_t *files;
+} colog_manifest_t;
+
+/* Serialize to a malloc'ed buffer (caller frees). */
+int colog__manifest_encode(const colog_manifest_t *m, uint8_t **buf, size_t *len);
+/* Parse and verify buf[0..len). Allocates m->sup and m->files (free with
+ * colog__manifest_clear). display names the file in messages. */
+int colog__manifest_decode(const uint8_t *buf, size_t len, const char *display,
+                           colog_manifest_t *m);
+void colog__manifest_clear(colog_manifest_t *m);
+
+/* Checksum seed of a file name: XXH3-64 of the name. */
+uint64_t colog__file_seed(const char *fname);
+
+#endif /* COLOG_STORAGE_INT_H */
