@@ -162,4 +162,35 @@ void colog__manifest_clear(colog_manifest_t *m);
 /* Checksum seed of a file name: XXH3-64 of the name. */
 uint64_t colog__file_seed(const char *fname);
 
+
+/* ---------------------------------------------------------------- part writer (colog_part.c) */
+
+/*
+ * Writes one immutable part of one day into a temp directory of the day
+ * (".tmp-pID"); colog__pw_commit writes the manifest, fsyncs every file and the
+ * directory, renames it to "pID" and fsyncs the day directory, so a crash never
+ * leaves a half part visible.
+ *
+ * Columns are written in schema order 0..ncols-1, each as begin / append* / end,
+ * each with exactly nrows values. Column 0 (time) must be ascending.
+ */
+typedef struct colog_pw colog_pw_t;
+
+/* st must be open with COLOG_OPEN_WRITE. nrows > 0. */
+int colog__pw_open(colog_store_t *st, int32_t day, uint64_t nrows, colog_pw_t **out);
+/* dict: the column's sorted dictionary for ip/string columns (copied), NULL
+ * otherwise; codes appended later index into it. */
+int colog__pw_col_begin(colog_pw_t *pw, unsigned col, const colog_dictview_t *dict);
+/* Values as for colog__colw_append. */
+int colog__pw_col_append(colog_pw_t *pw, const void *vals, const uint8_t *valid, uint32_t n);
+int colog__pw_col_end(colog_pw_t *pw);
+/* Make the part visible. sup lists parts of the same day it replaces (merge);
+ * they are removed after the commit. Frees pw whatever the result. */
+int colog__pw_commit(colog_pw_t *pw, const uint64_t *sup, uint32_t nsup, uint64_t *id_out);
+/* Discard the temp part. Accepts NULL. */
+void colog__pw_abort(colog_pw_t *pw);
+
+/* Wall clock in µs (CLOCK_REALTIME). */
+int64_t colog__now_us(void);
+
 #endif /* COLOG_STORAGE_INT_H */

@@ -1,0 +1,212 @@
+/*
+ * colog_ingest_int.h — This file is private to colog's storage layer.
+ *
+ * The ingest path in pieces, so that each can be driven and tested alone:
+ *
+ *   reader (colog_csv.c, colog_ndjson.c)        turns bytes into records, and
+ *     │                                          records into rows of field text
+ *     ▼
+ *   row assembly (colog_ingest.c, colog__row_*)  converts each field to its
+ *     │                                          column's type into the batch
+ *     ▼
+ *   flush (colog_ingest.c)                       sorts the batch by time, splits it
+ *     │                                          by UTC day, builds each day's
+ *     ▼                                          dictionaries, writes one part a day
+ *   part sink (colog_partsink_t)                 colog__pw_* for a real store; a
+ *                                                test may plug in its own
+ *
+ * Nothing here is stable API: the CLI and the query layer use colog_storage.h.
+ */
+#ifndef COLOG_INGEST_INT_H
+#define COLOG_INGEST_INT_H
+
+#include "colog_storage_int.h"
+
+/* ---------------------------------------------------------------- schema text (colog_schema.c) */
+
+/* Room for the canonical text of any schema: COLOG_MAX_COLS lines of at most
+ * "name(47) string indexed\n". */
+#define COLOG_SCHEMA_TEXT_MAX 4096
+
+/* Write the canonical text of s into buf: one "name type[ indexed]\n" line per
+ * column, in column order, nothing else (no comments, no schema name), so equal
+ * schemas have byte-equal texts (hash it for colog_manifest_t.schema_sha256).
+ * colog_schema_parse() of the text gives s back (except s->name).
+ * Returns the text length (>= 0, without the NUL that follows it), or
+ * COLOG_ELIMIT if cap is too small (cap >= COLOG_SCHEMA_TEXT_MAX always fits). */
+int colog_schema_format(const colog_schema_t *s, char *buf, size_t cap);
+
+/* ---------------------------------------------------------------- limits */
+
+/* Longest CSV record or NDJSON line, in bytes, without its line ending. A longer
+ * one is rejected and skipped up to the next newline. */
+#define COLOG_RECORD_MAX 65536u
+
+/* Longest piece of a bad value quoted in a reject reason (then "..."). */
+#define COLOG_SHOW_MAX 64u
+
+/* ---------------------------------------------------------------- values (colog_ingest.c) */
+
+/* A converted value, as the batch holds it. */
+typedef struct colog_value {
+    union {
+        int64_t i;     /* time (µs), i64 */
+        uint64_t u;    /* u8..u64 */
+        double f;      /* f64 */
+        colog_ip_t ip; /* ip */
+        struct {
+            const char *p;
+            size_t len;
+        } s; /* string: borrowed (see the function that filled it) */
+    };
+} colog_value_t;
+
+/* Convert field text s[0..len) to a value of type t. Rules: integers are decimal
+ * with an optional '-' (strict: no '+', no spaces, no fraction), range-checked for
+ * the type; f64 is a finite decimal number (strtod syntax restricted to
+ * [0-9.eE+-], so no "nan", "inf" or hex); time is RFC 3339 or epoch seconds, and a
+ * time without a zone is UTC; ip is IPv4 or IPv6; string is the text itself
+ * (out->s borrows s; the text must already be valid UTF-8).
+ * Returns 0, COLOG_EPARSE ("'abc' is not a valid u16") or COLOG_ERANGE ("70000
+ * out of range for u16"), writing that reason (without the column name) into
+ * why[0..cap). Sets no colog_errmsg(): a bad value is a reject, not an error. */
+int colog__value_parse(colog_type_t t, const char *s, size_t len, colog_value_t *out, char *why,
+                       size_t cap);
+
+/* Append s[0..len) to dst[0..cap) made printable and bounded: at most
+ * COLOG_SHOW_MAX bytes of it, cut at a UTF-8 boundary, control bytes and
+ * backslash as \xNN, then "..." if cut. Always NUL-terminates (cap > 0). */
+void colog__show(char *dst, size_t cap, const char *s, size_t len);
+
+/* ---------------------------------------------------------------- part sink */
+
+/*
+ * Where a flush writes its parts. For each UTC day of the batch, in ascending
+ * order: open(day, nrows); for each column in schema order col_begin (dict:
+ * sorted, duplicate-free, borrowed for the call only), col_append* (chunks of at
+ * most COLOG_BLOCK_ROWS values, encoded as for colog__colw_append; vals and valid
+ * borrowed for the call only), col_end; then commit. abort is called instead of
+ * the remaining calls if any of them fails. After all the days are committed,
+ * merge(day) once for each of them (unless opts.no_auto_merge, or merge is NULL).
+ * Every function returns 0 or a negative code (with colog_seterr).
+ */
+typedef struct colog_partsink {
+    int (*open)(void *ctx, int32_t day, uint64_t nrows);
+    int (*col_begin)(void *ctx, unsigned col, const colog_dictview_t *dict);
+    int (*col_append)(void *ctx, const void *vals, const uint8_t *valid, uint32_t n);
+    int (*col_end)(void *ctx);
+    int (*commit)(void *ctx, uint64_t *id_out);
+    void (*abort)(void *ctx);
+    int (*merge)(void *ctx, int32_t day, bool *merged);
+} colog_partsink_t;
+
+/* ---------------------------------------------------------------- ingest session (colog_ingest.c) */
+
+/* Memory bounds of a batch: the row arrays (time, numbers, codes, valid bits) are
+ * capped at COLOG_INGEST_ARRAY_MAX bytes, which lowers the effective batch_rows
+ * of wide schemas; the string bytes and the intern tables each trigger a flush
+ * when they pass their bound. With the flush's own scratch (sort keys, one day's
+ * dictionary copy) the peak stays under ~400 MB whatever the input. */
+#define COLOG_INGEST_ARRAY_MAX (160u << 20)
+#define COLOG_INGEST_ARENA_MAX (64u << 20)
+#define COLOG_INGEST_TABLE_MAX (64u << 20)
+
+/* An ingest session that writes through sink (ctx is passed to it) instead of a
+ * store. colog_ingest_begin() is this with the colog__pw_* sink. schema is
+ * copied. opts may be NULL (defaults). Free with colog_ingest_finish(). */
+int colog__ingest_new(const colog_schema_t *schema, const colog_ingest_opts_t *opts,
+                      const colog_partsink_t *sink, void *ctx, colog_ingest_t **out);
+
+const colog_schema_t *colog__ingest_schema(const colog_ingest_t *ing);
+
+/* Report a rejected row: counts it and calls opts.reject. printf-style reason. */
+void colog__ingest_reject(colog_ingest_t *ing, const char *src, uint64_t line, uint64_t col,
+                          const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/*
+ * Row assembly, used by the readers. A row is begin, then any put_* (each column
+ * at most once; a column never put is absent), then end. A put that fails leaves
+ * a reason in colog__ingest_why() ("dst_port: 70000 out of range for u16"): the
+ * reader reports it with its position and drops the row (simply by not calling
+ * end; the next begin starts afresh).
+ */
+/* 0 or COLOG_ENOMEM (growing the batch). */
+int colog__row_begin(colog_ingest_t *ing);
+/* Field text. Empty text is an absent value. 0, COLOG_EPARSE or COLOG_ERANGE. */
+int colog__row_put_text(colog_ingest_t *ing, unsigned col, const char *s, size_t len);
+/* A JSON integer / real. time takes epoch seconds; integer columns take a real
+ * only if it is integral; ip and string columns take no numbers. */
+int colog__row_put_int(colog_ingest_t *ing, unsigned col, int64_t v);
+int colog__row_put_real(colog_ingest_t *ing, unsigned col, double v);
+/* Accept the row (0) or reject it for lack of a time (COLOG_EPARSE, reason in
+ * colog__ingest_why()). Never flushes: the reader calls colog_ingest_flush()
+ * when colog__ingest_full() says so. */
+int colog__row_end(colog_ingest_t *ing);
+/* The reason of the last failed put or end; valid until the next row call. */
+const char *colog__ingest_why(const colog_ingest_t *ing);
+/* True when the batch should be flushed before the next row. */
+bool colog__ingest_full(const colog_ingest_t *ing);
+
+/* Inspecting the batch (tests): rows accepted since the last flush, in input
+ * order, and the value of one of them. false = absent. Strings borrow the batch
+ * and stay valid until the next row call or flush. */
+size_t colog__ingest_nrows(const colog_ingest_t *ing);
+bool colog__ingest_value(const colog_ingest_t *ing, size_t row, unsigned col, colog_value_t *out);
+
+/* ---------------------------------------------------------------- CSV reader (colog_csv.c) */
+
+/* One field of a record. p is borrowed: valid until the next colog__csv_next. */
+typedef struct colog_field {
+    const char *p;  /* content: unquoted and "" unescaped; not NUL-terminated */
+    uint32_t len;
+    uint32_t col;   /* 1-based byte column of the field's first byte (its opening quote) */
+    uint32_t dline; /* lines between the record's first line and the field's */
+} colog_field_t;
+
+typedef struct colog_csvrec {
+    uint64_t line; /* 1-based line of the record's first byte */
+    uint32_t nfields;
+    const colog_field_t *fields;
+    uint32_t end_col;   /* column just after the record's last byte, on its last line */
+    uint32_t end_dline; /* lines between the first and the last line of the record */
+    /* A malformed record: err says why (static text or the reader's buffer),
+     * at err_line / err_col (1-based) of the offending byte. fields are then
+     * meaningless. */
+    const char *err;
+    uint64_t err_line;
+    uint32_t err_col;
+} colog_csvrec_t;
+
+typedef struct colog_csv colog_csv_t;
+
+/* A reader over f (not closed by the reader). src names f in messages. */
+int colog__csv_open(colog_csv_t **out, FILE *f, const char *src);
+/* Next record, skipping empty lines. 1 = a record (possibly malformed, see
+ * err), 0 = end of input, < 0 = read error (colog_seterr). */
+int colog__csv_next(colog_csv_t *r, colog_csvrec_t *rec);
+void colog__csv_free(colog_csv_t *r);
+
+/* Map a header record to schema columns: map[j] = column of field j. Errors
+ * (COLOG_ESCHEMA, with "SRC:LINE:COL: why"): unknown or duplicate name, empty
+ * name, no time column. */
+int colog__csv_header(const colog_schema_t *s, const colog_csvrec_t *hdr, const char *src,
+                      int *map);
+
+/* Read all of f as CSV with a header into ing. See colog_ingest_file(). */
+int colog__csv_ingest(colog_ingest_t *ing, FILE *f, const char *src);
+
+/* ---------------------------------------------------------------- NDJSON reader (colog_ndjson.c) */
+
+/* Read all of f as one JSON object a line into ing. See colog_ingest_file(). */
+int colog__ndjson_ingest(colog_ingest_t *ing, FILE *f, const char *src);
+
+/* ---------------------------------------------------------------- UTF-8 (colog_csv.c) */
+
+/* Length of the valid UTF-8 sequence starting at p (1..4; shortest form, no
+ * surrogates, <= U+10FFFF), 0 if invalid, -1 if it may be valid but runs into
+ * end. p < end. */
+int colog__utf8_seq(const uint8_t *p, const uint8_t *end);
+/* Offset of the first byte of s[0..len) that is not valid UTF-8, or len. */
+size_t colog__utf8_check(const char *s, size_t len);
+
+#endif /* COLOG_INGEST_INT_H */

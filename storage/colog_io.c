@@ -1,0 +1,295 @@
+/*
+ * colog_io.c — plain POSIX file I/O for the storage layer: whole writes and
+ * reads that survive EINTR and short transfers, durable replacement of small
+ * files, fsync of files and directories, recursive removal.
+ *
+ * Design. Every function is a thin loop over one system call and returns 0 or a
+ * negated errno, recording a short message ("write: No space left on device")
+ * for colog_errmsg(); callers that know which file is concerned overwrite the
+ * message with one naming it. Directory operations go through dirfd + name
+ * (openat, renameat, unlinkat) so a store can be addressed relative to one open
+ * directory and a concurrent rename of a parent cannot redirect them.
+ *
+ * Invariants:
+ *  1. colog__write_file_durable never leaves dirfd/name half-written: the bytes
+ *     go to ".tmp-NAME" in the same directory, which is fsynced, then renamed
+ *     over NAME, then the directory is fsynced. A crash leaves either the old
+ *     NAME or the new one (and possibly a stale temp file, removed by the next
+ *     attempt).
+ *  2. colog__read_file never allocates more than COLOG_READ_FILE_MAX bytes,
+ *     whatever the file claims to be.
+ *  3. colog__rm_rf never follows a symbolic link: a link is removed, not its
+ *     target.
+ */
+#include "colog_storage_int.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Largest file colog__read_file accepts (manifests, dictionaries, conf). */
+#define COLOG_READ_FILE_MAX (1ull << 30)
+
+/* Deepest directory tree colog__rm_rf descends (a part is one level). */
+#define RM_RF_MAX_DEPTH 32
+
+int colog__write_all(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+    while (len > 0) {
+        ssize_t k = write(fd, p, len);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            int err = -errno;
+            return colog_seterr(err, "write: %s", strerror(-err));
+        }
+        if (k == 0)
+            return colog_seterr(-EIO, "write: wrote nothing");
+        p += k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+int colog__pread_all(int fd, void *buf, size_t len, uint64_t off)
+{
+    uint8_t *p = buf;
+    if (off > (uint64_t)INT64_MAX - len)
+        return colog_seterr(COLOG_ECORRUPT, "pread: offset %llu out of range",
+                            (unsigned long long)off);
+    while (len > 0) {
+        ssize_t k = pread(fd, p, len, (off_t)off);
+        if (k < 0) {
+            if (errno == EINTR)
+                continue;
+            int err = -errno;
+            return colog_seterr(err, "pread: %s", strerror(-err));
+        }
+        if (k == 0)
+            return colog_seterr(COLOG_ECORRUPT, "pread: unexpected end of file at offset %llu",
+                                (unsigned long long)off);
+        p += k;
+        off += (uint64_t)k;
+        len -= (size_t)k;
+    }
+    return 0;
+}
+
+int colog__fsync_fd(int fd)
+{
+    while (fsync(fd) < 0) {
+        if (errno == EINTR)
+            continue;
+        int err = -errno;
+        return colog_seterr(err, "fsync: %s", strerror(-err));
+    }
+    return 0;
+}
+
+/* fsync the directory dirfd/name (name "." for dirfd itself). */
+static int fsync_dirat(int dirfd, const char *name)
+{
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        int err = -errno;
+        return colog_seterr(err, "%s: open: %s", name, strerror(-err));
+    }
+    int rc = colog__fsync_fd(fd);
+    close(fd);
+    return rc;
+}
+
+int colog__fsync_dir(const char *path)
+{
+    return fsync_dirat(AT_FDCWD, path);
+}
+
+int colog__read_file(int dirfd, const char *name, uint8_t **buf, size_t *len)
+{
+    int rc;
+    struct stat st;
+    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        return colog_seterr(rc, "%s: open: %s", name, strerror(-rc));
+    }
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        colog_seterr(rc, "%s: stat: %s", name, strerror(-rc));
+        goto out_close;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        rc = colog_seterr(COLOG_EINVAL, "%s: not a regular file", name);
+        goto out_close;
+    }
+    if ((uint64_t)st.st_size > COLOG_READ_FILE_MAX) {
+        rc = colog_seterr(COLOG_ELIMIT, "%s: file too large (%lld bytes)", name,
+                          (long long)st.st_size);
+        goto out_close;
+    }
+    size_t size = (size_t)st.st_size;
+    uint8_t *data = malloc(size ? size : 1);
+    if (!data) {
+        rc = colog_seterr(COLOG_ENOMEM, "%s: out of memory", name);
+        goto out_close;
+    }
+    rc = colog__pread_all(fd, data, size, 0);
+    if (rc < 0) {
+        colog_seterr(rc, "%s: read: %s", name, colog_strerror(rc));
+        goto out_free;
+    }
+    close(fd);
+    *buf = data;
+    *len = size;
+    return 0;
+
+out_free:
+    free(data);
+out_close:
+    close(fd);
+    return rc;
+}
+
+/* ".tmp-NAME" for name, keeping any directory prefix: "a/b" -> "a/.tmp-b". */
+static int tmp_name(const char *name, char *out, size_t cap)
+{
+    const char *slash = strrchr(name, '/');
+    size_t dirlen = slash ? (size_t)(slash - name) + 1 : 0;
+    int k = snprintf(out, cap, "%.*s.tmp-%s", (int)dirlen, name, name + dirlen);
+    if (k < 0 || (size_t)k >= cap)
+        return colog_seterr(-ENAMETOOLONG, "%s: name too long", name);
+    return 0;
+}
+
+int colog__write_file_durable(int dirfd, const char *name, const void *buf, size_t len)
+{
+    char tmp[PATH_MAX];
+    int rc = tmp_name(name, tmp, sizeof tmp);
+    if (rc < 0)
+        return rc;
+
+    /* A temp file left by a crash is garbage. */
+    if (unlinkat(dirfd, tmp, 0) < 0 && errno != ENOENT) {
+        rc = -errno;
+        return colog_seterr(rc, "%s: unlink: %s", tmp, strerror(-rc));
+    }
+    int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = -errno;
+        return colog_seterr(rc, "%s: open: %s", tmp, strerror(-rc));
+    }
+    rc = colog__write_all(fd, buf, len);
+    if (rc < 0) {
+        colog_seterr(rc, "%s: write: %s", tmp, colog_strerror(rc));
+        goto out_unlink;
+    }
+    rc = colog__fsync_fd(fd);
+    if (rc < 0) {
+        colog_seterr(rc, "%s: fsync: %s", tmp, colog_strerror(rc));
+        goto out_unlink;
+    }
+    if (close(fd) < 0) {
+        fd = -1;
+        rc = -errno;
+        colog_seterr(rc, "%s: close: %s", tmp, strerror(-rc));
+        goto out_unlink;
+    }
+    fd = -1;
+    if (renameat(dirfd, tmp, dirfd, name) < 0) {
+        rc = -errno;
+        colog_seterr(rc, "%s: rename: %s", name, strerror(-rc));
+        goto out_unlink;
+    }
+    /* fsync the directory that holds name. */
+    const char *slash = strrchr(name, '/');
+    if (slash) {
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - name), name);
+        return fsync_dirat(dirfd, slash == name ? "/" : dir);
+    }
+    return fsync_dirat(dirfd, ".");
+
+out_unlink:
+    if (fd >= 0)
+        close(fd);
+    unlinkat(dirfd, tmp, 0);
+    return rc;
+}
+
+static int rm_rf_at(int dirfd, const char *name, int depth);
+
+/* Remove every entry of the open directory fd (which this takes over). */
+static int rm_children(int fd, const char *name, int depth)
+{
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int rc = -errno;
+        close(fd);
+        return colog_seterr(rc, "%s: opendir: %s", name, strerror(-rc));
+    }
+    int rc = 0;
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            if (errno != 0) {
+                rc = -errno;
+                colog_seterr(rc, "%s: readdir: %s", name, strerror(-rc));
+            }
+            break;
+        }
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        rc = rm_rf_at(dirfd(d), e->d_name, depth + 1);
+        if (rc < 0)
+            break;
+    }
+    closedir(d);
+    return rc;
+}
+
+static int rm_rf_at(int dirfd, const char *name, int depth)
+{
+    struct stat st;
+    if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+        if (errno == ENOENT)
+            return 0;
+        int rc = -errno;
+        return colog_seterr(rc, "%s: stat: %s", name, strerror(-rc));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT) {
+            int rc = -errno;
+            return colog_seterr(rc, "%s: unlink: %s", name, strerror(-rc));
+        }
+        return 0;
+    }
+    if (depth >= RM_RF_MAX_DEPTH)
+        return colog_seterr(COLOG_ELIMIT, "%s: directory tree too deep", name);
+    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
+            return 0;
+        int rc = -errno;
+        return colog_seterr(rc, "%s: open: %s", name, strerror(-rc));
+    }
+    int rc = rm_children(fd, name, depth);
+    if (rc < 0)
+        return rc;
+    if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT) {
+        rc = -errno;
+        return colog_seterr(rc, "%s: rmdir: %s", name, strerror(-rc));
+    }
+    return 0;
+}
+
+int colog__rm_rf(int dirfd, const char *name)
+{
+    return rm_rf_at(dirfd, name, 0);
+}

@@ -1,0 +1,179 @@
+/*
+ * cmd_ingest.c — `colog ingest STORE [--format csv|ndjson] [--rejects FILE]
+ * [--batch-rows N] [--now TIME] [FILE...]`: append events.
+ *
+ * No FILE, or "-", reads stdin. Rejected rows go to the --rejects file as
+ * "FILE:LINE:COL: reason" lines (or, without it, the first few to stderr); the
+ * good rows are kept and the exit status is 3.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct rejects {
+    FILE *f;          /* --rejects file, or NULL for stderr */
+    uint64_t n;
+} rejects_t;
+
+#define STDERR_REJECTS 20
+
+static void on_reject(void *ctx, const char *src, uint64_t line, uint64_t col, const char *why)
+{
+    rejects_t *r = ctx;
+    r->n++;
+    FILE *f = r->f;
+    if (f == NULL) {
+        if (r->n > STDERR_REJECTS)
+            return;
+        f = stderr;
+        fputs("colog: ingest: rejected: ", f);
+    }
+    if (col)
+        fprintf(f, "%s:%llu:%llu: %s\n", src, (unsigned long long)line, (unsigned long long)col,
+                why);
+    else
+        fprintf(f, "%s:%llu: %s\n", src, (unsigned long long)line, why);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static colog_infmt_t guess_format(const char *path)
+{
+    size_t n = strlen(path);
+    if ((n > 7 && strcmp(path + n - 7, ".ndjson") == 0) ||
+        (n > 6 && strcmp(path + n - 6, ".jsonl") == 0) ||
+        (n > 5 && strcmp(path + n - 5, ".json") == 0))
+        return COLOG_IN_NDJSON;
+    return COLOG_IN_CSV;
+}
+
+int cmd_ingest(int argc, char **argv)
+{
+    const char *store = NULL, *rejects_path = NULL, *v;
+    colog_infmt_t fmt = 0;
+    colog_ingest_opts_t opts;
+    memset(&opts, 0, sizeof opts);
+    const char **files = calloc((size_t)argc + 1, sizeof *files);
+    int nfiles = 0, rc, status = EXIT_OK;
+    if (files == NULL)
+        return cli_usage("ingest: out of memory");
+    for (int i = 1; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--format", &v)) {
+            if (v && strcmp(v, "csv") == 0)
+                fmt = COLOG_IN_CSV;
+            else if (v && strcmp(v, "ndjson") == 0)
+                fmt = COLOG_IN_NDJSON;
+            else {
+                free(files);
+                return cli_usage("ingest: --format must be csv or ndjson");
+            }
+        } else if (cli_opt(argc, argv, &i, "--rejects", &v)) {
+            if (v == NULL) {
+                free(files);
+                return cli_usage("ingest: --rejects needs a file");
+            }
+            rejects_path = v;
+        } else if (cli_opt(argc, argv, &i, "--batch-rows", &v)) {
+            char *end;
+            unsigned long n = v ? strtoul(v, &end, 10) : 0;
+            if (v == NULL || *end || n == 0 || n > (1ul << 26)) {
+                free(files);
+                return cli_usage("ingest: --batch-rows must be 1..67108864");
+            }
+            opts.batch_rows = n;
+        } else if (cli_opt(argc, argv, &i, "--now", &v)) {
+            if (v == NULL || colog_time_parse(v, strlen(v), 0, &opts.now_us) != 0) {
+                free(files);
+                return cli_usage("ingest: --now needs a time (RFC 3339 or epoch seconds)");
+            }
+        } else if (strcmp(argv[i], "-") != 0 && argv[i][0] == '-') {
+            free(files);
+            return cli_usage("ingest: unknown option '%s'", argv[i]);
+        } else if (store == NULL) {
+            store = argv[i];
+        } else {
+            files[nfiles++] = argv[i];
+        }
+    }
+    if (store == NULL) {
+        free(files);
+        return cli_usage("ingest: which store? usage: colog ingest STORE [FILE...]");
+    }
+    if (nfiles == 0)
+        files[nfiles++] = "-";
+    rejects_t rj = {NULL, 0};
+    if (rejects_path) {
+        rj.f = fopen(rejects_path, "w");
+        if (rj.f == NULL) {
+            free(files);
+            fprintf(stderr, "colog: ingest: %s: %s\n", rejects_path, strerror(errno));
+            return EXIT_RUNTIME;
+        }
+    }
+    opts.reject = on_reject;
+    opts.reject_ctx = &rj;
+    colog_store_t *st;
+    colog_ingest_t *ing = NULL;
+    colog_ingest_stats_t stats;
+    memset(&stats, 0, sizeof stats);
+    double t0 = now_s();
+    rc = colog_store_open(&st, store, COLOG_OPEN_WRITE);
+    if (rc) {
+        status = cli_fail("ingest", rc);
+        goto out_rejects;
+    }
+    rc = colog_ingest_begin(st, &opts, &ing);
+    if (rc) {
+        status = cli_fail("ingest", rc);
+        goto out_store;
+    }
+    for (int i = 0; i < nfiles && status == EXIT_OK; i++) {
+        bool is_stdin = strcmp(files[i], "-") == 0;
+        FILE *f = is_stdin ? stdin : fopen(files[i], "rb");
+        if (f == NULL) {
+            fprintf(stderr, "colog: ingest: %s: %s\n", files[i], strerror(errno));
+            status = EXIT_RUNTIME;
+            break;
+        }
+        colog_infmt_t ff = fmt ? fmt : is_stdin ? COLOG_IN_CSV : guess_format(files[i]);
+        rc = colog_ingest_file(ing, f, is_stdin ? "<stdin>" : files[i], ff);
+        if (!is_stdin)
+            fclose(f);
+        if (rc)
+            status = cli_fail("ingest", rc);
+    }
+    /* Rows already accepted are kept even when a later file fails. */
+    rc = colog_ingest_finish(ing, &stats);
+    if (rc && status == EXIT_OK)
+        status = cli_fail("ingest", rc);
+out_store:
+    colog_store_close(st);
+out_rejects:
+    if (rj.f && fclose(rj.f) != 0 && status == EXIT_OK) {
+        fprintf(stderr, "colog: ingest: %s: %s\n", rejects_path, strerror(errno));
+        status = EXIT_RUNTIME;
+    }
+    double dt = now_s() - t0;
+    if (status == EXIT_OK || status == EXIT_REJECTS) {
+        fprintf(stderr, "colog: ingested %llu rows (%llu rejected) in %.2f s, %.0f rows/s\n",
+                (unsigned long long)stats.rows_ok, (unsigned long long)stats.rows_rejected, dt,
+                dt > 0 ? (double)stats.rows_ok / dt : 0.0);
+        if (rj.f == NULL && rj.n > STDERR_REJECTS)
+            fprintf(stderr, "colog: ingest: ... and %llu more rejected rows (use --rejects FILE)\n",
+                    (unsigned long long)(rj.n - STDERR_REJECTS));
+        if (stats.rows_rejected)
+            status = EXIT_REJECTS;
+    }
+    free(files);
+    return status;
+}

@@ -1,0 +1,91 @@
+/*
+ * cmd_query.c — `colog query STORE 'QUERY' [--format table|csv|json|ndjson]
+ * [--tz ZONE] [--now TIME]`: run a query (docs/QUERY.md).
+ *
+ * The zone is --tz, else the store's default, else UTC. --now anchors `last N`
+ * (for reproducible runs); it defaults to the wall clock.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+int cmd_query(int argc, char **argv)
+{
+    const char *store = NULL, *text = NULL, *tzname = NULL, *v;
+    colog_outfmt_t fmt = COLOG_OUT_TABLE;
+    int64_t now = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cli_opt(argc, argv, &i, "--format", &v)) {
+            if (v && strcmp(v, "table") == 0)
+                fmt = COLOG_OUT_TABLE;
+            else if (v && strcmp(v, "csv") == 0)
+                fmt = COLOG_OUT_CSV;
+            else if (v && strcmp(v, "json") == 0)
+                fmt = COLOG_OUT_JSON;
+            else if (v && strcmp(v, "ndjson") == 0)
+                fmt = COLOG_OUT_NDJSON;
+            else
+                return cli_usage("query: --format must be table, csv, json or ndjson");
+        } else if (cli_opt(argc, argv, &i, "--tz", &v)) {
+            if (v == NULL)
+                return cli_usage("query: --tz needs a zone (Asia/Tokyo, +09:00, UTC)");
+            tzname = v;
+        } else if (cli_opt(argc, argv, &i, "--now", &v)) {
+            if (v == NULL || colog_time_parse(v, strlen(v), 0, &now) != 0)
+                return cli_usage("query: --now needs a time (RFC 3339 or epoch seconds)");
+        } else if (argv[i][0] == '-' && argv[i][1] == '-') {
+            return cli_usage("query: unknown option '%s'", argv[i]);
+        } else if (store == NULL) {
+            store = argv[i];
+        } else if (text == NULL) {
+            text = argv[i];
+        } else {
+            return cli_usage("query: unexpected argument '%s' (quote the query)", argv[i]);
+        }
+    }
+    if (store == NULL || text == NULL)
+        return cli_usage("query: usage: colog query STORE 'QUERY' [--format FMT] [--tz ZONE]");
+    colog_store_t *st;
+    int rc = colog_store_open(&st, store, COLOG_OPEN_READ);
+    if (rc)
+        return cli_fail("query", rc);
+    if (tzname == NULL && colog_store_config(st)->tz[0])
+        tzname = colog_store_config(st)->tz;
+    colog_tz_t *tz = NULL;
+    colog_query_t *q = NULL;
+    int status = EXIT_OK;
+    rc = colog_tz_open(tzname, &tz);
+    if (rc) {
+        status = cli_usage("query: %s", colog_errmsg());
+        goto out_store;
+    }
+    if (now == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    }
+    colog_qerr_t err;
+    rc = colog_query_parse(text, colog_store_schema(st), tz, now, &q, &err);
+    if (rc == COLOG_EQUERY) {
+        colog_qerr_print(stderr, text, &err);
+        status = EXIT_USAGE;
+        goto out_tz;
+    }
+    if (rc) {
+        status = cli_fail("query", rc);
+        goto out_tz;
+    }
+    colog_run_opts_t ro = {.format = fmt, .out = stdout};
+    rc = colog_query_run(q, st, &ro);
+    if (rc)
+        status = cli_fail("query", rc);
+    colog_query_free(q);
+out_tz:
+    colog_tz_free(tz);
+out_store:
+    colog_store_close(st);
+    return status;
+}

@@ -1,0 +1,103 @@
+/*
+ * colog.c — the colog command line: dispatch to one file per subcommand.
+ *
+ * The CLI is a thin face over libcolog: argument parsing, messages and exit
+ * codes live here; everything a library user would need lives in storage/ and
+ * query/.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *usage;
+} commands[] = {
+    {"init", cmd_init,
+     "init STORE [--schema firewall|web|FILE] [--hot-days 90] [--cold-days 400] [--cold-dir DIR] "
+     "[--tz ZONE]"},
+    {"ingest", cmd_ingest,
+     "ingest STORE [--format csv|ndjson] [--rejects FILE] [--batch-rows N] [FILE...]"},
+    {"query", cmd_query, "query STORE 'QUERY' [--format table|csv|json|ndjson] [--tz ZONE]"},
+    {"stats", cmd_stats, "stats STORE [--format table|json]"},
+    {"merge", cmd_merge, "merge STORE [--day YYYY-MM-DD]"},
+};
+
+int cli_fail(const char *what, int rc)
+{
+    const char *msg = colog_errmsg();
+    if (msg[0])
+        fprintf(stderr, "colog: %s: %s\n", what, msg);
+    else
+        fprintf(stderr, "colog: %s: %s\n", what, colog_strerror(rc));
+    return rc == COLOG_EINVAL || rc == COLOG_ESCHEMA || rc == COLOG_EQUERY ? EXIT_USAGE
+                                                                          : EXIT_RUNTIME;
+}
+
+int cli_usage(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("colog: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return EXIT_USAGE;
+}
+
+bool cli_opt(int argc, char **argv, int *i, const char *name, const char **val)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return false;
+    if (a[n] == '=') {
+        *val = a + n + 1;
+        return true;
+    }
+    if (a[n] != 0)
+        return false;
+    if (*i + 1 >= argc) {
+        *val = NULL; /* the caller reports the missing value */
+        return true;
+    }
+    *val = argv[++*i];
+    return true;
+}
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: colog COMMAND ...\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  colog %s\n", commands[i].usage);
+    fprintf(f, "\nexit status: 0 ok, 1 runtime failure, 2 usage or query error, 3 rows "
+               "rejected\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+        strcmp(argv[1], "help") == 0) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        if (strcmp(argv[1], commands[i].name) == 0) {
+            if (argc >= 3 && (strcmp(argv[2], "--help") == 0 || strcmp(argv[2], "-h") == 0)) {
+                printf("usage: colog %s\n", commands[i].usage);
+                return EXIT_OK;
+            }
+            return commands[i].fn(argc - 1, argv + 1);
+        }
+    }
+    fprintf(stderr, "colog: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return EXIT_USAGE;
+}
