@@ -135,8 +135,8 @@ static uint64_t dom_umax(colog_type_t t)
 
 static const char *tname(unsigned t)
 {
-    static const char *const names[] = {"?",  "time", "ip",  "u8",    "u16",
-                                        "u32", "u64", "i64", "f64", "string"};
+    static const char *const names[] = {"?",   "time", "ip",  "u8",  "u16",
+                                        "u32", "u64",  "i64", "f64", "string"};
     return t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
@@ -217,7 +217,7 @@ struct colog_colw {
     uint64_t seed;
     int err; /* sticky failure */
 
-    uint64_t *pend; /* COLOG_BLOCK_ROWS pending values as 64-bit words */
+    uint64_t *pend;  /* COLOG_BLOCK_ROWS pending values as 64-bit words */
     uint8_t *pvalid; /* BITSET_MAX bytes */
     uint32_t npend;
 
@@ -422,8 +422,8 @@ static int flush_block(colog_colw_t *w)
         break;
     }
 
-    int clen = LZ4_compress_default((const char *)w->raw, (char *)w->cbuf + BLK_HDR_SIZE,
-                                    (int)rlen, (int)(w->ccap - BLK_HDR_SIZE));
+    int clen = LZ4_compress_default((const char *)w->raw, (char *)w->cbuf + BLK_HDR_SIZE, (int)rlen,
+                                    (int)(w->ccap - BLK_HDR_SIZE));
     if (clen <= 0)
         return werr(w, COLOG_EINVAL, "LZ4 compression failed");
     uint8_t *h = w->cbuf;
@@ -440,8 +440,13 @@ static int flush_block(colog_colw_t *w)
     colog__put_u64(h + 24, sum);
 
     struct blkent *e = &w->ents[bn];
-    *e = (struct blkent){.off = w->off, .len = (uint32_t)len, .nrows = n, .nvalid = nvalid,
-                         .min = zmin, .max = zmax, .sum = sum};
+    *e = (struct blkent){.off = w->off,
+                         .len = (uint32_t)len,
+                         .nrows = n,
+                         .nvalid = nvalid,
+                         .min = zmin,
+                         .max = zmax,
+                         .sum = sum};
     int rc = emit(w, h, len);
     if (rc < 0)
         return rc;
@@ -499,8 +504,8 @@ int colog__colw_append(colog_colw_t *w, const void *vals, const uint8_t *valid, 
         const uint64_t *u = vals;
         for (uint32_t i = 0; i < n; i++)
             if (u[i] > umax && colog_valid(valid, i))
-                return colog_seterr(COLOG_ERANGE, "%s: value %llu out of range for %s",
-                                    w->fname, (unsigned long long)u[i], tname(w->type));
+                return colog_seterr(COLOG_ERANGE, "%s: value %llu out of range for %s", w->fname,
+                                    (unsigned long long)u[i], tname(w->type));
     }
     if ((w->nrows + w->npend + n + COLOG_BLOCK_ROWS - 1) / COLOG_BLOCK_ROWS > MAX_BLOCKS)
         return colog_seterr(COLOG_ELIMIT, "%s: too many rows for one column file", w->fname);
@@ -772,7 +777,8 @@ static int read_tail(colog_colr_t *r, uint64_t size)
         goto out_free;
     if (colog__get_u32(f) != COLOG_COLF_MAGIC)
         rc = corrupt(r, "footer: bad magic");
-    else if (colog__get_u64(f + flen - FOOT_SUM) != XXH3_64bits_withSeed(f, flen - FOOT_SUM, r->seed))
+    else if (colog__get_u64(f + flen - FOOT_SUM) !=
+             XXH3_64bits_withSeed(f, flen - FOOT_SUM, r->seed))
         rc = corrupt(r, "footer: checksum mismatch");
     else
         rc = parse_footer(r, f, flen, foff);
@@ -786,7 +792,9 @@ int colog__colr_open(colog_colr_t **out, int dirfd, const char *fname, colog_typ
 {
     if (!out || !fname || !type_known((unsigned)type))
         return colog_seterr(COLOG_EINVAL, "%s: bad column reader arguments",
-                            display ? display : fname ? fname : "(null)");
+                            display ? display
+                            : fname ? fname
+                                    : "(null)");
     if (!display)
         display = fname;
     int rc;

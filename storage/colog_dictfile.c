@@ -102,8 +102,7 @@ static int build_raw(const colog_dictview_t *d, const char *fname, uint8_t **out
         for (uint32_t i = 0; i <= d->n; i++)
             colog__put_u32(raw + 4 * (size_t)i, d->offs[i] - d->offs[0]);
         if (d->offs[d->n] > d->offs[0])
-            memcpy(raw + 4 * ((size_t)d->n + 1), d->bytes + d->offs[0],
-                   d->offs[d->n] - d->offs[0]);
+            memcpy(raw + 4 * ((size_t)d->n + 1), d->bytes + d->offs[0], d->offs[d->n] - d->offs[0]);
     }
     *out = raw;
     *len = (size_t)rlen;
@@ -113,8 +112,8 @@ static int build_raw(const colog_dictview_t *d, const char *fname, uint8_t **out
 int colog__dict_write(int dirfd, const char *fname, const colog_dictview_t *d, uint64_t *size,
                       uint64_t *xxh, uint8_t sha256[32])
 {
-    if (!fname || !d || (d->type != COLOG_T_IP && d->type != COLOG_T_STRING) ||
-        d->n > DICT_MAX_N || (d->type == COLOG_T_IP && d->n && !d->ips) ||
+    if (!fname || !d || (d->type != COLOG_T_IP && d->type != COLOG_T_STRING) || d->n > DICT_MAX_N ||
+        (d->type == COLOG_T_IP && d->n && !d->ips) ||
         (d->type == COLOG_T_STRING && (!d->offs || (!d->bytes && d->offs[d->n] > d->offs[0]))))
         return colog_seterr(COLOG_EINVAL, "%s: bad dictionary", fname ? fname : "(null)");
     if (!view_sorted(d))
@@ -210,8 +209,7 @@ static int check_header(uint8_t *buf, size_t len, colog_type_t type, uint64_t se
     *rlen = colog__get_u64(buf + 16);
     if (*n > DICT_MAX_N)
         return colog_seterr(COLOG_ECORRUPT, "%s: too many entries (%u)", display, *n);
-    bool len_ok = type == COLOG_T_IP ? *rlen == 16 * (uint64_t)*n
-                                     : *rlen >= 4 * ((uint64_t)*n + 1);
+    bool len_ok = type == COLOG_T_IP ? *rlen == 16 * (uint64_t)*n : *rlen >= 4 * ((uint64_t)*n + 1);
     /* LZ4 expands at most 255-fold: a raw length beyond that is a lie. */
     if (!len_ok || *rlen > LZ4_MAX_INPUT_SIZE || *rlen > 255 * clen + 64)
         return colog_seterr(COLOG_ECORRUPT, "%s: bad raw length %llu", display,
@@ -240,7 +238,9 @@ int colog__dict_read(int dirfd, const char *fname, colog_type_t type, const char
 {
     if (!out || !fname || (type != COLOG_T_IP && type != COLOG_T_STRING))
         return colog_seterr(COLOG_EINVAL, "%s: bad dictionary reader arguments",
-                            display ? display : fname ? fname : "(null)");
+                            display ? display
+                            : fname ? fname
+                                    : "(null)");
     if (!display)
         display = fname;
     colog_dictbuf_t *d = NULL;
@@ -259,8 +259,8 @@ int colog__dict_read(int dirfd, const char *fname, colog_type_t type, const char
         rc = colog_seterr(COLOG_ENOMEM, "%s: out of memory", display);
         goto out_free_dict;
     }
-    int k = LZ4_decompress_safe((const char *)buf + DICT_HDR, d->raw, (int)(len - DICT_HDR),
-                                (int)rlen);
+    int k =
+        LZ4_decompress_safe((const char *)buf + DICT_HDR, d->raw, (int)(len - DICT_HDR), (int)rlen);
     if (k < 0 || (uint64_t)k != rlen) {
         rc = colog_seterr(COLOG_ECORRUPT, "%s: decompression failed", display);
         goto out_free_dict;

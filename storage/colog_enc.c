@@ -70,7 +70,7 @@ static void pack(const uint64_t *v, uint32_t n, unsigned w, uint8_t *out)
 /* Unpack n values of width w (0..64) from in, add base, store as T; the
  * largest packed offset goes to *maxoff. in holds colog__pack_size(n, w) bytes. */
 #define DEFINE_UNPACK(NAME, T)                                                                     \
-    static uint64_t NAME(const uint8_t *in, uint32_t n, unsigned w, uint64_t base, T *out)        \
+    static uint64_t NAME(const uint8_t *in, uint32_t n, unsigned w, uint64_t base, T *out)         \
     {                                                                                              \
         if (w == 0) {                                                                              \
             for (uint32_t i = 0; i < n; i++)                                                       \
@@ -96,8 +96,7 @@ DEFINE_UNPACK(unpack64, uint64_t)
 DEFINE_UNPACK(unpack32, uint32_t)
 
 /* Write the FOR frame (base, width, zero pad) and pack v (already offsets). */
-static size_t put_frame(const uint64_t *v, uint32_t n, uint64_t base, uint64_t maxoff,
-                        uint8_t *out)
+static size_t put_frame(const uint64_t *v, uint32_t n, uint64_t base, uint64_t maxoff, uint8_t *out)
 {
     unsigned w = bit_width(maxoff);
     st64(out, base);
@@ -154,8 +153,8 @@ int colog__for_decode(const uint8_t *in, size_t len, uint32_t n, uint64_t *out, 
     return 0;
 }
 
-int colog__for_decode32(const uint8_t *in, size_t len, uint32_t n, uint32_t *out,
-                        uint64_t *base, uint64_t *maxoff)
+int colog__for_decode32(const uint8_t *in, size_t len, uint32_t n, uint32_t *out, uint64_t *base,
+                        uint64_t *maxoff)
 {
     unsigned w;
     if (get_frame(in, len, n, base, &w) < 0)

@@ -48,8 +48,8 @@ size_t colog__for_encode(uint64_t *v, uint32_t n, bool sign, uint8_t *out);
 int colog__for_decode(const uint8_t *in, size_t len, uint32_t n, uint64_t *out, uint64_t *base,
                       uint64_t *maxoff);
 /* Same into uint32_t; also -1 if a value would exceed UINT32_MAX. */
-int colog__for_decode32(const uint8_t *in, size_t len, uint32_t n, uint32_t *out,
-                        uint64_t *base, uint64_t *maxoff);
+int colog__for_decode32(const uint8_t *in, size_t len, uint32_t n, uint32_t *out, uint64_t *base,
+                        uint64_t *maxoff);
 
 /* Delta-encode v[0..n) (n >= 1, compared as int64) into out; returns the bytes
  * written. v is overwritten. */

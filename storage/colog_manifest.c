@@ -131,8 +131,7 @@ static int man_corrupt(const char *display, const char *what)
     return colog_seterr(COLOG_ECORRUPT, "%s: %s", display, what);
 }
 
-int colog__manifest_decode(const uint8_t *buf, size_t len, const char *display,
-                           colog_manifest_t *m)
+int colog__manifest_decode(const uint8_t *buf, size_t len, const char *display, colog_manifest_t *m)
 {
     if (!display)
         display = "manifest";

@@ -110,6 +110,19 @@ static int open_column(colog_part_t *p, int pfd, unsigned c)
         rc = colog__dict_read(pfd, fname, col->type, disp, &p->dicts[c]);
         if (rc)
             return rc;
+        /* Decoded codes stay within their block's zone (colog_colfile.c checks),
+         * so zones within the dictionary mean every code is a valid index. */
+        uint32_t dn = colog__dict_view(p->dicts[c])->n;
+        for (uint32_t b = 0; b < p->man.nblocks; b++) {
+            colog_zone_t z;
+            rc = colog__colr_zone(p->cols[c], b, &z);
+            if (rc)
+                return rc;
+            if (z.nvalid > 0 && z.max.u >= dn)
+                return colog_seterr(COLOG_ECORRUPT,
+                                    "%s/%s.col: block %u: code %llu outside the dictionary (%u)",
+                                    p->display, col->name, b, (unsigned long long)z.max.u, dn);
+        }
     }
     return 0;
 }

@@ -220,8 +220,8 @@ Test(colfile, u16_layout)
     /* raw: base 1, width 2, then offsets 0,1,2 at 2 bits: 0 | 1<<2 | 2<<4 = 0x24 */
     uint8_t raw[64];
     cr_assert_eq(block_raw(h, raw, sizeof raw), 24);
-    const uint8_t want[24] = {1, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0,
-                              0x24, 0, 0, 0, 0, 0, 0, 0};
+    const uint8_t want[24] = {1, 0, 0, 0, 0,    0, 0, 0, 2, 0, 0, 0,
+                              0, 0, 0, 0, 0x24, 0, 0, 0, 0, 0, 0, 0};
     cr_assert_arr_eq(raw, want, 24);
 
     /* footer: "COCF", 1 block, 3 rows; entry offset 32, length, 3, 3, 0, min 1, max 3, sum */
@@ -301,7 +301,7 @@ Test(colfile, nulls_layout)
     cr_assert_eq(f[32 + 13], 1, "has-nulls flag");
     uint8_t raw[64];
     cr_assert_eq(block_raw(f + 32, raw, sizeof raw), 25);
-    const uint8_t want[25] = {0x05, 7, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0,
+    const uint8_t want[25] = {0x05, 7, 0, 0, 0,    0, 0, 0, 0, 2, 0, 0, 0,
                               0,    0, 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0};
     cr_assert_arr_eq(raw, want, 25);
     free(f);
@@ -723,9 +723,21 @@ Test(colfile, spec_built_file_reads)
     const uint64_t w1[1] = {0 | 0 << 2 | 2 << 4};
     size_t l1 = 1 + for_raw(raw1 + 1, 10, 2, w1, 1);
     const struct tblk b[2] = {
-        {.enc = 1, .flags = 0, .nrows = 65536, .nvalid = 65536, .min = 0, .max = 6,
-         .raw = raw0, .rawlen = l0},
-        {.enc = 1, .flags = 1, .nrows = 3, .nvalid = 2, .min = 10, .max = 12, .raw = raw1,
+        {.enc = 1,
+         .flags = 0,
+         .nrows = 65536,
+         .nvalid = 65536,
+         .min = 0,
+         .max = 6,
+         .raw = raw0,
+         .rawlen = l0},
+        {.enc = 1,
+         .flags = 1,
+         .nrows = 3,
+         .nvalid = 2,
+         .min = 10,
+         .max = 12,
+         .raw = raw1,
          .rawlen = l1},
     };
     build_col("spec.col", COLOG_T_U16, b, 2, 65539);
@@ -751,8 +763,8 @@ static int spec_u16(const char *name, uint64_t base, uint8_t width, uint64_t wor
     uint8_t raw[24];
     const uint64_t w[1] = {word};
     size_t l = for_raw(raw, base, width, w, width ? 1 : 0);
-    const struct tblk b = {.enc = 1, .nrows = 3, .nvalid = 3, .min = min, .max = max,
-                           .raw = raw, .rawlen = l};
+    const struct tblk b = {
+        .enc = 1, .nrows = 3, .nvalid = 3, .min = min, .max = max, .raw = raw, .rawlen = l};
     build_col(name, COLOG_T_U16, &b, 1, 3);
     return try_read_all(name, COLOG_T_U16);
 }
@@ -776,8 +788,8 @@ Test(colfile, spec_corrupt_checks)
     uint8_t raw[32] = {0};
     const uint64_t w[1] = {0x24};
     size_t l = for_raw(raw, 1, 2, w, 1);
-    struct tblk b = {.enc = 1, .nrows = 3, .nvalid = 3, .min = 1, .max = 3, .raw = raw,
-                     .rawlen = l};
+    struct tblk b = {
+        .enc = 1, .nrows = 3, .nvalid = 3, .min = 1, .max = 3, .raw = raw, .rawlen = l};
     /* total rows disagreeing with the blocks */
     build_col("tot.col", COLOG_T_U16, &b, 1, 4);
     cr_assert_eq(try_read_all("tot.col", COLOG_T_U16), COLOG_ECORRUPT);
@@ -808,8 +820,14 @@ Test(colfile, spec_corrupt_checks)
     uint8_t rn[40];
     rn[0] = 0x07; /* 3 set, footer says 2 */
     memcpy(rn + 1, raw, l);
-    struct tblk bn = {.enc = 1, .flags = 1, .nrows = 3, .nvalid = 2, .min = 1, .max = 3,
-                      .raw = rn, .rawlen = l + 1};
+    struct tblk bn = {.enc = 1,
+                      .flags = 1,
+                      .nrows = 3,
+                      .nvalid = 2,
+                      .min = 1,
+                      .max = 3,
+                      .raw = rn,
+                      .rawlen = l + 1};
     build_col("pop.col", COLOG_T_U16, &bn, 1, 3);
     cr_assert_eq(try_read_all("pop.col", COLOG_T_U16), COLOG_ECORRUPT);
     /* bitset padding bits set (bit 3 of a 3-row block) */
@@ -830,8 +848,13 @@ Test(colfile, spec_corrupt_checks)
     const uint64_t w32[1] = {1};
     uint8_t rc[24];
     size_t lc = for_raw(rc, UINT32_MAX, 1, w32, 1);
-    struct tblk bc = {.enc = 1, .nrows = 1, .nvalid = 1, .min = UINT32_MAX,
-                      .max = UINT32_MAX, .raw = rc, .rawlen = lc};
+    struct tblk bc = {.enc = 1,
+                      .nrows = 1,
+                      .nvalid = 1,
+                      .min = UINT32_MAX,
+                      .max = UINT32_MAX,
+                      .raw = rc,
+                      .rawlen = lc};
     build_col("code.col", COLOG_T_STRING, &bc, 1, 1);
     cr_assert_eq(try_read_all("code.col", COLOG_T_STRING), COLOG_ECORRUPT);
 }
@@ -1052,7 +1075,8 @@ Test(colfile, swapped_between_parts_corrupt)
     /* same file name in two part directories, same lengths, values 5 vs 6 */
     cr_assert_eq(mkdirat(dfd, "p1", 0755), 0);
     cr_assert_eq(mkdirat(dfd, "p2", 0755), 0);
-    int d1 = openat(dfd, "p1", O_RDONLY | O_DIRECTORY), d2 = openat(dfd, "p2", O_RDONLY | O_DIRECTORY);
+    int d1 = openat(dfd, "p1", O_RDONLY | O_DIRECTORY),
+        d2 = openat(dfd, "p2", O_RDONLY | O_DIRECTORY);
     uint64_t a[4] = {5, 5, 5, 5}, b6[4] = {6, 6, 6, 6};
     uint64_t s1 = write_col_in(d1, "x.col", COLOG_T_U64, a, NULL, 4);
     uint64_t s2 = write_col_in(d2, "x.col", COLOG_T_U64, b6, NULL, 4);
