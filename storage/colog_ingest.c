@@ -1224,7 +1224,7 @@ int colog_ingest_flush(colog_ingest_t *ing)
     if (ing->n == 0)
         return 0;
 
-    const uint32_t *perm;
+    const uint32_t *perm = NULL;
     int rc = sort_rows(ing, &perm);
     if (rc < 0)
         return rc; /* nothing written: the batch is intact, a retry may work */

@@ -180,9 +180,8 @@ static int parse_line(const char *fname, size_t lno, const token_t *tok, unsigne
                             "%s:%zu:%zu: invalid column name '%s' (expected [a-z_][a-z0-9_]*)",
                             fname, lno, name->col, shown);
     }
-    char nm[COLOG_NAME_MAX];
+    char nm[COLOG_NAME_MAX] = {0}; /* zero-padded: parsed schemas compare bytewise */
     memcpy(nm, name->p, name->len);
-    nm[name->len] = 0;
     if (ntok < 2)
         return colog_seterr(COLOG_ESCHEMA, "%s:%zu:%zu: column '%s' has no type", fname, lno,
                             name->col + name->len, nm);
