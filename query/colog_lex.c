@@ -29,10 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const kw_texts[] = {
-    [QKW_NONE] = "",
+static const char *const kw_texts[] = {[QKW_NONE] = "",
 #define COLOG__QKW_TEXT(name, text) [QKW_##name] = text,
-    COLOG_QKW_LIST(COLOG__QKW_TEXT)
+                                       COLOG_QKW_LIST(COLOG__QKW_TEXT)
 #undef COLOG__QKW_TEXT
 };
 

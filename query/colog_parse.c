@@ -357,8 +357,8 @@ static int name_output(parser_t *p, const char *what, int *idx, colog_qtoken_t *
     char msg[sizeof p->err->msg];
     for (uint32_t i = 0; i < p->nouts; i++)
         names[i] = p->outs[i].name;
-    snprintf(msg, sizeof msg, "unknown column '" TOKF "'; after stats the columns are: ",
-             TOKA(p->cur));
+    snprintf(msg, sizeof msg,
+             "unknown column '" TOKF "'; after stats the columns are: ", TOKA(p->cur));
     list_names(msg, sizeof msg, names, p->nouts);
     return fail(p, p->cur.pos, p->cur.len, "%s", msg);
 }
@@ -453,8 +453,8 @@ typedef struct opnd {
 
 static int mismatch(parser_t *p, const opnd_t *od, const char *ldesc)
 {
-    return fail(p, p->cur.pos, p->cur.len, OPDF " is %s; " TOKF " is %s", OPDA(od),
-                od->dom.tdesc, TOKA(p->cur), ldesc);
+    return fail(p, p->cur.pos, p->cur.len, OPDF " is %s; " TOKF " is %s", OPDA(od), od->dom.tdesc,
+                TOKA(p->cur), ldesc);
 }
 
 /* Parse the current token as a literal for operand od into *out; consumes it.
@@ -580,8 +580,10 @@ static int lit_cmp(const colog_q_lit_t *a, const colog_q_lit_t *b)
 static int parse_count(parser_t *p, const char *stage, uint64_t min, uint64_t *n)
 {
     colog_qlitv_t v;
+    char what[32];
+    snprintf(what, sizeof what, "a row count after %s", stage);
     if (!at(p, QT_LIT))
-        return unexpected(p, stage[0] == 'l' ? "a row count after limit" : "a row count");
+        return unexpected(p, what);
     colog__lit_classify(p->text + p->cur.pos, p->cur.len, &v);
     if (v.cls != QL_INT || v.neg || v.mag < min)
         return fail(p, p->cur.pos, p->cur.len, "%s needs a whole number >= %llu, not '" TOKF "'",
@@ -664,11 +666,6 @@ static int build_chain(parser_t *p, colog_q_exk_t kind, const exprvec_t *v, colo
     return check_depth(p, e, *depth);
 }
 
-static const char *time_fn_name(colog_qkw_t kw)
-{
-    return colog__kw_text(kw);
-}
-
 /* hour(ts) / dow(ts) / day(ts) (cur is the keyword, nxt is '('), or with
  * bin_us != NULL, bin(ts, DUR). Checks the argument is the time column. */
 static int parse_time_fn(parser_t *p, colog_qkw_t kw, int64_t *bin_us)
@@ -681,7 +678,7 @@ static int parse_time_fn(parser_t *p, colog_qkw_t kw, int64_t *bin_us)
         return rc;
     if (col != 0 || p->sc->cols[0].type != COLOG_T_TIME)
         return fail(p, arg.pos, arg.len, "%s() applies to the time column %s only",
-                    time_fn_name(kw), p->sc->cols[0].name);
+                    colog__kw_text(kw), p->sc->cols[0].name);
     if (bin_us != NULL) {
         colog_qlitv_t v;
         if ((rc = expect(p, QT_COMMA, "',' and a bucket width, as in bin(ts, 1h)")) != 0)
@@ -771,8 +768,8 @@ static int parse_in_list(parser_t *p, const opnd_t *od, colog_q_expr_t *e)
         if ((rc = parse_lit(p, od, true, &e->lits[0])) != 0)
             return rc;
         if (e->lits[0].kind != Q_LIT_CIDR)
-            return fail(p, t.pos, t.len, "expected '(' after in: " OPDF " in (" TOKF ")",
-                        OPDA(od), TOKA(t));
+            return fail(p, t.pos, t.len, "expected '(' after in: " OPDF " in (" TOKF ")", OPDA(od),
+                        TOKA(t));
         e->nlits = 1;
         return 0;
     }
@@ -925,8 +922,8 @@ static int parse_test(parser_t *p, colog_q_expr_t **out, uint32_t *depth)
 static int nest_in(parser_t *p)
 {
     if (++p->nest > COLOG_Q_MAX_DEPTH)
-        return fail(p, p->cur.pos, p->cur.len,
-                    "expression too deeply nested (more than %d levels)", COLOG_Q_MAX_DEPTH);
+        return fail(p, p->cur.pos, p->cur.len, "expression too deeply nested (more than %d levels)",
+                    COLOG_Q_MAX_DEPTH);
     return 0;
 }
 
@@ -1226,8 +1223,8 @@ static int parse_stats(parser_t *p)
         /* names are checked against aggregates now, against keys below */
         for (uint32_t j = 0; j < i; j++)
             if (strcmp(q->aggs[j].name, q->aggs[i].name) == 0)
-                return fail(p, apos[i], alen[i],
-                            "duplicate output column '%s'; rename one with as", q->aggs[i].name);
+                return fail(p, apos[i], alen[i], "duplicate output column '%s'; rename one with as",
+                            q->aggs[i].name);
         q->naggs++;
         if (!at(p, QT_COMMA))
             break;
@@ -1247,8 +1244,7 @@ static int parse_stats(parser_t *p)
                 return rc;
             for (uint32_t j = 0; j < q->naggs; j++)
                 if (strcmp(q->aggs[j].name, q->keys[i].name) == 0)
-                    return fail(p, npos, nlen,
-                                "duplicate output column '%s'; rename one with as",
+                    return fail(p, npos, nlen, "duplicate output column '%s'; rename one with as",
                                 q->keys[i].name);
             if ((rc = add_output(p, q->keys[i].name, kdom[i], npos, nlen)) != 0)
                 return rc;

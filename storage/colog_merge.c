@@ -341,7 +341,8 @@ int colog_store_merge_day(colog_store_t *st, int32_t day, unsigned max_parts, bo
         uint32_t n;
         const uint64_t *s = colog__part_sup(parts[i], &n);
         sup[nsup++] = colog_part_id(parts[i]);
-        memcpy(sup + nsup, s, n * sizeof *s);
+        if (n)
+            memcpy(sup + nsup, s, n * sizeof *s);
         nsup += n;
     }
     rc = merge_times(parts, np, total, ts, src);

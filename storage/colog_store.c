@@ -467,13 +467,11 @@ void colog_snap_free(colog_snap_t *s)
     free(s);
 }
 
-static int cmp_part_ts(const void *a, const void *b)
+/* Parts in write order (ids grow), so merges and raw output keep ties stable. */
+static int cmp_part_id(const void *a, const void *b)
 {
-    const colog_part_t *x = *(colog_part_t *const *)a, *y = *(colog_part_t *const *)b;
-    int64_t tx = colog_part_ts_min(x), ty = colog_part_ts_min(y);
-    if (tx != ty)
-        return (tx > ty) - (tx < ty);
-    uint64_t ix = colog_part_id(x), iy = colog_part_id(y);
+    uint64_t ix = colog_part_id(*(colog_part_t *const *)a);
+    uint64_t iy = colog_part_id(*(colog_part_t *const *)b);
     return (ix > iy) - (ix < iy);
 }
 
@@ -504,22 +502,28 @@ static int snap_try(colog_store_t *st, int dayfd, int32_t day, uint64_t colmask,
             goto out_ids;
         s->n++;
     }
-    /* Drop superseded parts (invariant 2). */
+    /* Drop superseded parts (invariant 2): mark first, then close. */
+    bool *dead = calloc(s->n ? s->n : 1, sizeof *dead);
+    if (dead == NULL) {
+        rc = colog_seterr(COLOG_ENOMEM, "out of memory");
+        goto out_ids;
+    }
+    for (size_t j = 0; j < s->n; j++) {
+        uint32_t nsup;
+        const uint64_t *sup = colog__part_sup(s->parts[j], &nsup);
+        for (size_t i = 0; i < s->n; i++)
+            dead[i] |= j != i && id_in(sup, nsup, colog_part_id(s->parts[i]));
+    }
     size_t k = 0;
     for (size_t i = 0; i < s->n; i++) {
-        bool dead = false;
-        for (size_t j = 0; j < s->n && !dead; j++) {
-            uint32_t nsup;
-            const uint64_t *sup = colog__part_sup(s->parts[j], &nsup);
-            dead = j != i && id_in(sup, nsup, colog_part_id(s->parts[i]));
-        }
-        if (dead)
+        if (dead[i])
             colog__part_close(s->parts[i]);
         else
             s->parts[k++] = s->parts[i];
     }
     s->n = k;
-    qsort(s->parts, s->n, sizeof *s->parts, cmp_part_ts);
+    free(dead);
+    qsort(s->parts, s->n, sizeof *s->parts, cmp_part_id);
 out_ids:
     free(ids);
     return rc;
