@@ -57,9 +57,9 @@ Test(lex, keywords_and_identifiers)
     static const struct {
         colog_qtok_t kind;
         colog_qkw_t kw;
-    } want[] = {{QT_KW, QKW_WHERE}, {QT_IDENT, QKW_NONE}, {QT_IDENT, QKW_NONE},
-                {QT_IDENT, QKW_NONE}, {QT_KW, QKW_COUNT}, {QT_KW, QKW_DCOUNT},
-                {QT_KW, QKW_BIN},   {QT_KW, QKW_DAY}};
+    } want[] = {{QT_KW, QKW_WHERE},   {QT_IDENT, QKW_NONE}, {QT_IDENT, QKW_NONE},
+                {QT_IDENT, QKW_NONE}, {QT_KW, QKW_COUNT},   {QT_KW, QKW_DCOUNT},
+                {QT_KW, QKW_BIN},     {QT_KW, QKW_DAY}};
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         colog__lex_next(&lx, &t);
         cr_expect_eq(t.kind, want[i].kind, "token %zu", i);
@@ -86,8 +86,8 @@ Test(lex, literal_runs)
     CHECK("fe80::1 ::1 dead:beef::", {QT_LIT, 0, 7}, {QT_LIT, 8, 3}, {QT_LIT, 12, 11},
           {QT_EOF, 23, 0});
     /* negative numbers; RFC 3339 with offset and fraction */
-    CHECK("-5 -2.5 2026-03-01T12:00:00.5+09:00", {QT_LIT, 0, 2}, {QT_LIT, 3, 4},
-          {QT_LIT, 8, 27}, {QT_EOF, 35, 0});
+    CHECK("-5 -2.5 2026-03-01T12:00:00.5+09:00", {QT_LIT, 0, 2}, {QT_LIT, 3, 4}, {QT_LIT, 8, 27},
+          {QT_EOF, 35, 0});
     /* durations; bin(ts,1h) */
     CHECK("bin(ts,1h)", {QT_KW, 0, 3}, {QT_LPAREN, 3, 1}, {QT_IDENT, 4, 2}, {QT_COMMA, 6, 1},
           {QT_LIT, 7, 2}, {QT_RPAREN, 9, 1}, {QT_EOF, 10, 0});
@@ -134,7 +134,8 @@ Test(lex, errors)
 {
     check_error("x = \"abc", 4, 4, "unterminated string: missing closing '\"'");
     check_error("x = \"abc\\", 4, 5, "unterminated string: missing closing '\"'");
-    check_error("x = \"a\\nb\"", 6, 2, "bad escape '\\n' in string: only \\\" and \\\\ are allowed");
+    check_error("x = \"a\\nb\"", 6, 2,
+                "bad escape '\\n' in string: only \\\" and \\\\ are allowed");
     check_error("x = 'tcp'", 4, 1, "unexpected character ''': strings are \"double-quoted\"");
     check_error("x ! 5", 2, 1, "unexpected character '!' (not equal is !=)");
     check_error("x ; y", 2, 1, "unexpected character ';'");
@@ -193,8 +194,9 @@ Test(lex, classify_durations)
     static const struct {
         const char *s;
         int64_t us;
-    } ok[] = {{"10s", 10000000LL},       {"30m", 1800000000LL}, {"1h", 3600000000LL},
-              {"7d", 604800000000LL},   {"0s", 0},             {"90s", 90000000LL}};
+    } ok[] = {
+        {"10s", 10000000LL}, {"30m", 1800000000LL}, {"1h", 3600000000LL}, {"7d", 604800000000LL},
+        {"0s", 0},           {"90s", 90000000LL}};
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
         colog_qlitv_t v = cls(ok[i].s);
         cr_expect_eq(v.cls, QL_DUR, "%s", ok[i].s);

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <time.h>
 
-#define S(x) ((int64_t)(x) * 1000000LL) /* seconds -> µs */
+#define S(x) ((int64_t)(x)*1000000LL) /* seconds -> µs */
 
 /* Hand-checked instants (UTC, seconds since the epoch). */
 #define T_2026_01_15_12Z 1768478400 /* January: no DST in the north */
@@ -57,7 +57,7 @@ Test(tz, fixed_offsets)
     static const struct {
         const char *spec;
         int32_t off;
-    } cases[] = {{"+09:00", 32400}, {"-05:30", -19800}, {"+0900", 32400}, {"+05:30", 19800},
+    } cases[] = {{"+09:00", 32400}, {"-05:30", -19800}, {"+0900", 32400},  {"+05:30", 19800},
                  {"-0000", 0},      {"+09", 32400},     {"-23:59", -86340}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         colog_tz_t *tz = open_ok(cases[i].spec);
@@ -73,11 +73,11 @@ Test(tz, fixed_offsets)
 
 Test(tz, bad_specs)
 {
-    const char *bad[] = {"+24:00",     "+5:30",       "+09:60",         "+09:0",
-                         "+090",       "09:00",       "Nowhere/Land",   "../etc/passwd",
-                         "Asia/../UTC", "/etc/localtime", "Asia//Tokyo", "Asia/Tokyo/",
-                         "zone.tab",   "Asia",        "asia/tokyo",     "Asia/Tokyo x",
-                         "./UTC",      "Asia/./Tokyo"};
+    const char *bad[] = {"+24:00",      "+5:30",          "+09:60",       "+09:0",
+                         "+090",        "09:00",          "Nowhere/Land", "../etc/passwd",
+                         "Asia/../UTC", "/etc/localtime", "Asia//Tokyo",  "Asia/Tokyo/",
+                         "zone.tab",    "Asia",           "asia/tokyo",   "Asia/Tokyo x",
+                         "./UTC",       "Asia/./Tokyo"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         colog_tz_t *tz = (colog_tz_t *)0x1;
         int rc = colog_tz_open(bad[i], &tz);
@@ -174,9 +174,9 @@ static uint64_t next_rand(void)
 
 Test(tz, cache_matches_localtime)
 {
-    const char *zones[] = {"America/New_York", "Europe/Paris",      "Asia/Kathmandu",
+    const char *zones[] = {"America/New_York",    "Europe/Paris",    "Asia/Kathmandu",
                            "Australia/Lord_Howe", "Africa/Monrovia", "Europe/Amsterdam",
-                           "America/St_Johns", "Asia/Tokyo"};
+                           "America/St_Johns",    "Asia/Tokyo"};
     const int64_t lo = S(-2208988800LL), span = S(2 * 2208988800LL); /* 1900 .. 2040 */
     for (size_t z = 0; z < sizeof zones / sizeof zones[0]; z++) {
         colog_tz_t *tz = open_ok(zones[z]);
@@ -188,8 +188,7 @@ Test(tz, cache_matches_localtime)
         for (int i = 0; i < N; i++)
             got[i] = colog_tz_offset(tz, ts[i]);
         for (int i = 0; i < N; i++)
-            cr_assert_eq(got[i], truth(zones[z], ts[i]), "%s at %lld", zones[z],
-                         (long long)ts[i]);
+            cr_assert_eq(got[i], truth(zones[z], ts[i]), "%s at %lld", zones[z], (long long)ts[i]);
         unsetenv("TZ");
         colog_tz_free(tz);
     }
@@ -212,8 +211,8 @@ Test(tz, transitions_inside_a_slot)
         unsetenv("TZ");
         bool changed = false;
         for (int i = 0; i < 4000; i++) {
-            cr_assert_eq(colog_tz_offset(tz, S(cases[c].around - 2000 + i)), want[i],
-                         "%s at %lld", cases[c].zone, (long long)(cases[c].around - 2000 + i));
+            cr_assert_eq(colog_tz_offset(tz, S(cases[c].around - 2000 + i)), want[i], "%s at %lld",
+                         cases[c].zone, (long long)(cases[c].around - 2000 + i));
             changed |= want[i] != want[0];
         }
         cr_expect(changed, "%s: no transition near %lld", cases[c].zone,
@@ -249,8 +248,9 @@ Test(tz, restores_process_tz)
 Test(tz, extremes_do_not_crash)
 {
     colog_tz_t *tz = open_ok("Europe/Paris");
-    int64_t ts[] = {INT64_MIN, INT64_MIN + 1, -((int64_t)1 << 62) - 1, 0, ((int64_t)1 << 62) + 1,
-                    INT64_MAX - 1, INT64_MAX};
+    int64_t ts[] = {INT64_MIN, INT64_MIN + 1,          -((int64_t)1 << 62) - 1,
+                    0,         ((int64_t)1 << 62) + 1, INT64_MAX - 1,
+                    INT64_MAX};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
         int32_t off = colog_tz_offset(tz, ts[i]);
         cr_expect(off >= -86400 && off <= 86400);
