@@ -279,6 +279,41 @@ size_t colog_snap_nparts(const colog_snap_t *s);
 colog_part_t *colog_snap_part(colog_snap_t *s, size_t i);
 void colog_snap_free(colog_snap_t *s);
 
+
+/* ---------------------------------------------------------------- parallel and batched reads */
+
+/* Storage for one decoded block, owned by the caller (one per thread and column),
+ * so that threads can read the same part at once. */
+typedef struct colog_rbuf colog_rbuf_t;
+colog_rbuf_t *colog_rbuf_new(void); /* NULL on ENOMEM */
+void colog_rbuf_free(colog_rbuf_t *b);
+
+/* An I/O queue for batched block reads: io_uring when the kernel allows it,
+ * else pread (chosen at run time; COLOG_IO=pread in the environment forces it).
+ * One per thread. */
+typedef struct colog_ioq colog_ioq_t;
+enum { COLOG_IO_AUTO = 0, COLOG_IO_URING = 1, COLOG_IO_PREAD = 2 };
+/* depth: reads in flight (e.g. 32). COLOG_IO_URING fails if io_uring is unavailable. */
+int colog_ioq_new(int mode, unsigned depth, colog_ioq_t **out);
+void colog_ioq_free(colog_ioq_t *q);
+/* "io_uring" or "pread". */
+const char *colog_ioq_backend(const colog_ioq_t *q);
+
+/* Decode block b of column col into buf (thread-safe on p; *out's arrays live in
+ * buf until its next use). */
+int colog_part_read_buf(colog_part_t *p, unsigned col, uint32_t b, colog_rbuf_t *buf,
+                        colog_block_t *out);
+
+typedef struct colog_blkreq {
+    colog_part_t *p;
+    unsigned col;
+    uint32_t b;
+    colog_rbuf_t *buf;
+    colog_block_t *out;
+} colog_blkreq_t;
+/* Read and decode n blocks with their reads in flight together through q. */
+int colog_part_read_many(colog_blkreq_t *reqs, size_t n, colog_ioq_t *q);
+
 /* ---------------------------------------------------------------- ingest */
 
 typedef enum colog_infmt {

@@ -113,6 +113,20 @@ int colog__colr_zone(const colog_colr_t *r, uint32_t b, colog_zone_t *out);
 int colog__colr_read(colog_colr_t *r, uint32_t b, colog_block_t *out);
 void colog__colr_close(colog_colr_t *r);
 
+/* Thread-safe decode of block b into a caller's buffer (pread). */
+int colog__colr_read_buf(const colog_colr_t *r, uint32_t b, colog_rbuf_t *buf, colog_block_t *out);
+
+typedef struct colog_creq {
+    const colog_colr_t *r;
+    uint32_t b;
+    colog_rbuf_t *buf;
+    colog_block_t *out;
+} colog_creq_t;
+/* Issue the reads of n blocks together through q (io_uring or pread), then verify
+ * and decode each. Thread-safe on the readers; q belongs to the calling thread. */
+int colog__colr_read_many(colog_creq_t *reqs, size_t n, colog_ioq_t *q);
+
+
 /* ---------------------------------------------------------------- dictionary files (colog_dictfile.c) */
 
 /* Write a sorted, duplicate-free dictionary to dirfd/fname (O_EXCL), fsync. */
@@ -162,6 +176,48 @@ void colog__manifest_clear(colog_manifest_t *m);
 /* Checksum seed of a file name: XXH3-64 of the name. */
 uint64_t colog__file_seed(const char *fname);
 
+
+
+/* ---------------------------------------------------------------- bitmap indexes (colog_index.c) */
+
+/*
+ * An index file NAME.idx maps each distinct value of an indexed column of a part
+ * (the dictionary code for ip/string columns, the value for integer columns) to
+ * the Roaring bitmap of the row ids holding it, with per-key cardinalities and
+ * our own checksums (CRoaring has none). Rows with an absent value are in no
+ * bitmap.
+ */
+struct roaring_bitmap_s; /* CRoaring's roaring_bitmap_t */
+typedef struct colog_idxw colog_idxw_t;
+
+/* ncodes: the dictionary size for ip/string columns (codes < ncodes); 0 for
+ * integer columns (u8..u64, i64). */
+int colog__idxw_new(colog_type_t type, uint64_t ncodes, colog_idxw_t **out);
+/* Add the next n rows (row ids continue from the previous call). vals as for
+ * colog__colw_append. */
+int colog__idxw_add(colog_idxw_t *w, const void *vals, const uint8_t *valid, uint32_t n);
+/* Write dirfd/fname (O_EXCL), fsync; report size, XXH3-64 and SHA-256 of the file.
+ * Frees w whatever the result. */
+int colog__idxw_write(colog_idxw_t *w, int dirfd, const char *fname, uint64_t *size,
+                      uint64_t *xxh, uint8_t sha256[32]);
+void colog__idxw_abort(colog_idxw_t *w);
+
+typedef struct colog_idxr colog_idxr_t;
+
+/* Open and verify the header and key table (bitmaps are read on demand).
+ * nrows: the part's rows (every row id must be below it). */
+int colog__idxr_open(colog_idxr_t **out, int dirfd, const char *fname, colog_type_t type,
+                     uint64_t nrows, const char *display);
+uint32_t colog__idxr_nkeys(const colog_idxr_t *r);
+/* Key i (ascending) and its cardinality; i < nkeys. */
+uint64_t colog__idxr_key(const colog_idxr_t *r, uint32_t i);
+uint64_t colog__idxr_card(const colog_idxr_t *r, uint32_t i);
+/* First i with key(i) >= key, nkeys if none. */
+uint32_t colog__idxr_lower(const colog_idxr_t *r, uint64_t key);
+/* OR the bitmaps of keys [i, j) into dst (read, checksum-verified, deserialized
+ * with roaring_bitmap_portable_deserialize_safe and validated). Thread-safe. */
+int colog__idxr_or_range(const colog_idxr_t *r, uint32_t i, uint32_t j, struct roaring_bitmap_s *dst);
+void colog__idxr_close(colog_idxr_t *r);
 
 /* ---------------------------------------------------------------- part writer (colog_part.c) */
 
