@@ -21,6 +21,12 @@
  *  4. A reader verifies that the manifest's schema hash is the store's, that
  *     each file opened has the size the manifest records, and each block's
  *     checksum when it reads the block (colog_colfile.c).
+ *  5. Columns are written through independent handles (colog_pwcol_t): each
+ *     touches only its own files and its own slot of the writer, so the columns
+ *     of one part may be written by several threads at once; open, commit and
+ *     abort are single-threaded.
+ *  6. Each indexed column also gets NAME.idx, built from the same values
+ *     (colog_index.c), listed in the manifest like every other file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +47,7 @@ struct colog_part {
     char display[PATH_MAX]; /* "hot/YYYY-MM-DD/pID" */
     colog_colr_t *cols[COLOG_MAX_COLS];
     colog_dictbuf_t *dicts[COLOG_MAX_COLS];
+    colog_idxr_t *idx[COLOG_MAX_COLS];
 };
 
 uint64_t colog_part_id(const colog_part_t *p)
@@ -101,6 +108,16 @@ static int open_column(colog_part_t *p, int pfd, unsigned c)
                             disp, colog__colr_nblocks(p->cols[c]),
                             (unsigned long long)colog__colr_nrows(p->cols[c]), p->man.nblocks,
                             (unsigned long long)p->man.nrows);
+    if (col->indexed) {
+        snprintf(fname, sizeof fname, "%s.idx", col->name);
+        snprintf(disp, sizeof disp, "%s/%s", p->display, fname);
+        if (man_file(&p->man, fname) == NULL)
+            return colog_seterr(COLOG_ECORRUPT, "%s/manifest: no entry for %s", p->display,
+                                fname);
+        rc = colog__idxr_open(&p->idx[c], pfd, fname, col->type, p->man.nrows, disp);
+        if (rc)
+            return rc;
+    }
     if (colog_type_is_dict(col->type)) {
         snprintf(fname, sizeof fname, "%s.dict", col->name);
         snprintf(disp, sizeof disp, "%s/%s", p->display, fname);
@@ -205,6 +222,7 @@ void colog__part_close(colog_part_t *p)
     for (unsigned c = 0; c < COLOG_MAX_COLS; c++) {
         colog__colr_close(p->cols[c]);
         colog__dict_free(p->dicts[c]);
+        colog__idxr_close(p->idx[c]);
     }
     colog__manifest_clear(&p->man);
     free(p);
@@ -232,7 +250,87 @@ int colog_part_read(colog_part_t *p, unsigned col, uint32_t b, colog_block_t *ou
     return colog__colr_read(p->cols[col], b, out);
 }
 
+int colog_part_read_buf(colog_part_t *p, unsigned col, uint32_t b, colog_rbuf_t *buf,
+                        colog_block_t *out)
+{
+    if (p == NULL || out == NULL || buf == NULL || col >= COLOG_MAX_COLS || p->cols[col] == NULL)
+        return colog_seterr(COLOG_EINVAL, "part read: column %u not open", col);
+    return colog__colr_read_buf(p->cols[col], b, buf, out);
+}
+
+int colog_part_read_many(colog_blkreq_t *reqs, size_t n, colog_ioq_t *q)
+{
+    enum { CHUNK = 64 };
+    colog_creq_t cr[CHUNK];
+    for (size_t i = 0; i < n; i += CHUNK) {
+        size_t m = n - i < CHUNK ? n - i : CHUNK;
+        for (size_t k = 0; k < m; k++) {
+            colog_blkreq_t *r = &reqs[i + k];
+            if (r->p == NULL || r->col >= COLOG_MAX_COLS || r->p->cols[r->col] == NULL ||
+                r->buf == NULL || r->out == NULL)
+                return colog_seterr(COLOG_EINVAL, "part read: column not open");
+            cr[k] = (colog_creq_t){r->p->cols[r->col], r->b, r->buf, r->out};
+        }
+        int rc = colog__colr_read_many(cr, m, q);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- indexes */
+
+bool colog_part_indexed(const colog_part_t *p, unsigned col)
+{
+    return p && col < COLOG_MAX_COLS && p->idx[col] != NULL;
+}
+
+uint32_t colog_part_index_nkeys(const colog_part_t *p, unsigned col)
+{
+    return colog_part_indexed(p, col) ? colog__idxr_nkeys(p->idx[col]) : 0;
+}
+
+uint64_t colog_part_index_key(const colog_part_t *p, unsigned col, uint32_t i)
+{
+    return colog__idxr_key(p->idx[col], i);
+}
+
+uint64_t colog_part_index_card(const colog_part_t *p, unsigned col, uint32_t i)
+{
+    return colog__idxr_card(p->idx[col], i);
+}
+
+uint32_t colog_part_index_lower(const colog_part_t *p, unsigned col, uint64_t key)
+{
+    return colog__idxr_lower(p->idx[col], key);
+}
+
+int colog_part_index_rows(colog_part_t *p, unsigned col, uint32_t i, uint32_t j,
+                          struct roaring_bitmap_s *dst)
+{
+    if (!colog_part_indexed(p, col) || dst == NULL || i > j ||
+        j > colog__idxr_nkeys(p->idx[col]))
+        return colog_seterr(COLOG_EINVAL, "part index: bad arguments");
+    if (i == j)
+        return 0;
+    return colog__idxr_or_range(p->idx[col], i, j, dst);
+}
+
 /* ---------------------------------------------------------------- writer */
+
+/* One column being written. Handles of different columns are independent, so
+ * threads may write the columns of one part at once (invariant 5). */
+struct colog_pwcol {
+    colog_pw_t *pw;
+    unsigned col;
+    colog_colw_t *w;
+    colog_idxw_t *ix;     /* indexed columns */
+    uint64_t rows;
+    uint32_t dict_n;      /* entries of the column's dictionary */
+    int64_t ts_min, ts_max, ts_last; /* column 0 */
+    colog_mfile_t files[3];          /* .dict, .col, .idx as written */
+    unsigned nfiles;
+};
 
 struct colog_pw {
     colog_store_t *st;
@@ -240,14 +338,12 @@ struct colog_pw {
     int dayfd, pfd;
     uint64_t id, nrows;
     char tmpname[40];
-    int cur;              /* column being written, -1 between columns */
-    unsigned next;        /* next column to begin */
-    uint64_t col_rows;    /* rows appended to the current column */
-    colog_colw_t *w;
-    int64_t ts_min, ts_max, ts_last;
-    uint32_t dict_n;      /* entries of the current column's dictionary */
-    uint32_t nfiles;
-    colog_mfile_t files[2 * COLOG_MAX_COLS];
+    bool done[COLOG_MAX_COLS];
+    colog_mfile_t files[3][COLOG_MAX_COLS];
+    unsigned nfiles[COLOG_MAX_COLS];
+    int64_t ts_min, ts_max;
+    colog_pwcol_t *seq; /* the column of the sequential API */
+    unsigned next;      /* sequential API: next column to begin */
 };
 
 int colog__pw_open(colog_store_t *st, int32_t day, uint64_t nrows, colog_pw_t **out)
@@ -262,11 +358,7 @@ int colog__pw_open(colog_store_t *st, int32_t day, uint64_t nrows, colog_pw_t **
     pw->st = st;
     pw->day = day;
     pw->nrows = nrows;
-    pw->cur = -1;
     pw->pfd = -1;
-    pw->ts_min = INT64_MAX;
-    pw->ts_max = INT64_MIN;
-    pw->ts_last = INT64_MIN;
     int rc = colog__day_open(st, day, true, &pw->dayfd);
     if (rc) {
         free(pw);
@@ -301,89 +393,167 @@ out_day:
     return rc;
 }
 
-int colog__pw_col_begin(colog_pw_t *pw, unsigned col, const colog_dictview_t *dict)
+int colog__pwcol_begin(colog_pw_t *pw, unsigned col, const colog_dictview_t *dict,
+                       colog_pwcol_t **out)
 {
-    if (pw == NULL || pw->cur != -1 || col != pw->next || col >= pw->st->schema.ncols)
-        return colog_seterr(COLOG_EINVAL, "part writer: columns must be written in order");
+    if (pw == NULL || out == NULL || col >= pw->st->schema.ncols || pw->done[col])
+        return colog_seterr(COLOG_EINVAL, "part writer: bad column %u", col);
     const colog_column_t *c = &pw->st->schema.cols[col];
-    char fname[COLOG_FILE_NAME_MAX];
     int rc;
     if (colog_type_is_dict(c->type) != (dict != NULL) || (dict && dict->type != c->type))
         return colog_seterr(COLOG_EINVAL, "part writer: %s: dictionary mismatch", c->name);
+    colog_pwcol_t *h = calloc(1, sizeof *h);
+    if (h == NULL)
+        return colog_seterr(COLOG_ENOMEM, "out of memory");
+    h->pw = pw;
+    h->col = col;
+    h->ts_min = INT64_MAX;
+    h->ts_max = INT64_MIN;
+    h->ts_last = INT64_MIN;
     if (dict) {
-        colog_mfile_t *mf = &pw->files[pw->nfiles];
-        memset(mf, 0, sizeof *mf);
+        colog_mfile_t *mf = &h->files[h->nfiles];
         snprintf(mf->name, sizeof mf->name, "%s.dict", c->name);
         rc = colog__dict_write(pw->pfd, mf->name, dict, &mf->size, &mf->xxh3, mf->sha256);
         if (rc)
-            return rc;
-        pw->nfiles++;
-        pw->dict_n = dict->n;
+            goto out_free;
+        h->nfiles++;
+        h->dict_n = dict->n;
     }
+    if (c->indexed) {
+        rc = colog__idxw_new(c->type, dict ? dict->n : 0, &h->ix);
+        if (rc)
+            goto out_free;
+    }
+    char fname[COLOG_FILE_NAME_MAX];
     snprintf(fname, sizeof fname, "%s.col", c->name);
-    rc = colog__colw_open(&pw->w, pw->pfd, fname, c->type);
+    rc = colog__colw_open(&h->w, pw->pfd, fname, c->type);
     if (rc)
-        return rc;
-    pw->cur = (int)col;
-    pw->col_rows = 0;
+        goto out_free;
+    *out = h;
     return 0;
+out_free:
+    colog__idxw_abort(h->ix);
+    free(h);
+    return rc;
 }
 
-int colog__pw_col_append(colog_pw_t *pw, const void *vals, const uint8_t *valid, uint32_t n)
+int colog__pwcol_append(colog_pwcol_t *h, const void *vals, const uint8_t *valid, uint32_t n)
 {
-    if (pw == NULL || pw->cur < 0 || (vals == NULL && n > 0))
-        return colog_seterr(COLOG_EINVAL, "part writer: append outside a column");
-    if (pw->col_rows + n > pw->nrows)
+    if (h == NULL || (vals == NULL && n > 0))
+        return colog_seterr(COLOG_EINVAL, "part writer: append without a column");
+    colog_pw_t *pw = h->pw;
+    if (h->rows + n > pw->nrows)
         return colog_seterr(COLOG_EINVAL, "part writer: more rows than announced");
-    const colog_column_t *c = &pw->st->schema.cols[pw->cur];
-    if (pw->cur == 0) {
+    const colog_column_t *c = &pw->st->schema.cols[h->col];
+    if (h->col == 0) {
         const int64_t *t = vals;
         for (uint32_t i = 0; i < n; i++) {
             if (!colog_valid(valid, i))
                 return colog_seterr(COLOG_EINVAL, "part writer: absent event time");
-            if (t[i] < pw->ts_last)
+            if (t[i] < h->ts_last)
                 return colog_seterr(COLOG_EINVAL, "part writer: times not ascending");
-            pw->ts_last = t[i];
+            h->ts_last = t[i];
         }
         if (n) {
-            if (t[0] < pw->ts_min)
-                pw->ts_min = t[0];
-            pw->ts_max = t[n - 1];
+            if (t[0] < h->ts_min)
+                h->ts_min = t[0];
+            h->ts_max = t[n - 1];
         }
     } else if (colog_type_is_dict(c->type)) {
         const uint32_t *codes = vals;
         for (uint32_t i = 0; i < n; i++)
-            if (colog_valid(valid, i) && codes[i] >= pw->dict_n)
+            if (colog_valid(valid, i) && codes[i] >= h->dict_n)
                 return colog_seterr(COLOG_EINVAL, "part writer: %s: code outside dictionary",
                                     c->name);
     }
-    int rc = colog__colw_append(pw->w, vals, valid, n);
+    int rc = colog__colw_append(h->w, vals, valid, n);
+    if (rc == 0 && h->ix)
+        rc = colog__idxw_add(h->ix, vals, valid, n);
     if (rc)
         return rc;
-    pw->col_rows += n;
+    h->rows += n;
     return 0;
+}
+
+int colog__pwcol_end(colog_pwcol_t *h)
+{
+    if (h == NULL)
+        return colog_seterr(COLOG_EINVAL, "part writer: no column to end");
+    colog_pw_t *pw = h->pw;
+    const colog_column_t *c = &pw->st->schema.cols[h->col];
+    int rc;
+    if (h->rows != pw->nrows) {
+        rc = colog_seterr(COLOG_EINVAL, "part writer: column %s has %llu rows, not %llu",
+                          c->name, (unsigned long long)h->rows, (unsigned long long)pw->nrows);
+        goto out_abort;
+    }
+    colog_mfile_t *mf = &h->files[h->nfiles];
+    snprintf(mf->name, sizeof mf->name, "%s.col", c->name);
+    colog_colw_t *w = h->w;
+    h->w = NULL;
+    rc = colog__colw_close(w, &mf->size, &mf->xxh3, mf->sha256);
+    if (rc)
+        goto out_abort;
+    h->nfiles++;
+    if (h->ix) {
+        mf = &h->files[h->nfiles];
+        snprintf(mf->name, sizeof mf->name, "%s.idx", c->name);
+        colog_idxw_t *ix = h->ix;
+        h->ix = NULL;
+        rc = colog__idxw_write(ix, pw->pfd, mf->name, &mf->size, &mf->xxh3, mf->sha256);
+        if (rc)
+            goto out_abort;
+        h->nfiles++;
+    }
+    for (unsigned i = 0; i < h->nfiles; i++)
+        pw->files[i][h->col] = h->files[i];
+    pw->nfiles[h->col] = h->nfiles;
+    if (h->col == 0) {
+        pw->ts_min = h->ts_min;
+        pw->ts_max = h->ts_max;
+    }
+    pw->done[h->col] = true;
+    free(h);
+    return 0;
+out_abort:
+    colog__pwcol_abort(h);
+    return rc;
+}
+
+void colog__pwcol_abort(colog_pwcol_t *h)
+{
+    if (h == NULL)
+        return;
+    colog__colw_abort(h->w);
+    colog__idxw_abort(h->ix);
+    free(h);
+}
+
+/* The sequential API: one column at a time, in schema order. */
+int colog__pw_col_begin(colog_pw_t *pw, unsigned col, const colog_dictview_t *dict)
+{
+    if (pw == NULL || pw->seq != NULL || col != pw->next)
+        return colog_seterr(COLOG_EINVAL, "part writer: columns must be written in order");
+    int rc = colog__pwcol_begin(pw, col, dict, &pw->seq);
+    if (rc == 0)
+        pw->next++;
+    return rc;
+}
+
+int colog__pw_col_append(colog_pw_t *pw, const void *vals, const uint8_t *valid, uint32_t n)
+{
+    if (pw == NULL || pw->seq == NULL)
+        return colog_seterr(COLOG_EINVAL, "part writer: append outside a column");
+    return colog__pwcol_append(pw->seq, vals, valid, n);
 }
 
 int colog__pw_col_end(colog_pw_t *pw)
 {
-    if (pw == NULL || pw->cur < 0)
+    if (pw == NULL || pw->seq == NULL)
         return colog_seterr(COLOG_EINVAL, "part writer: no column to end");
-    if (pw->col_rows != pw->nrows)
-        return colog_seterr(COLOG_EINVAL, "part writer: column %s has %llu rows, not %llu",
-                            pw->st->schema.cols[pw->cur].name, (unsigned long long)pw->col_rows,
-                            (unsigned long long)pw->nrows);
-    colog_mfile_t *mf = &pw->files[pw->nfiles];
-    memset(mf, 0, sizeof *mf);
-    snprintf(mf->name, sizeof mf->name, "%s.col", pw->st->schema.cols[pw->cur].name);
-    colog_colw_t *w = pw->w;
-    pw->w = NULL;
-    int rc = colog__colw_close(w, &mf->size, &mf->xxh3, mf->sha256);
-    if (rc)
-        return rc;
-    pw->nfiles++;
-    pw->cur = -1;
-    pw->next++;
-    return 0;
+    colog_pwcol_t *h = pw->seq;
+    pw->seq = NULL;
+    return colog__pwcol_end(h);
 }
 
 int colog__pw_commit(colog_pw_t *pw, const uint64_t *sup, uint32_t nsup, uint64_t *id_out)
@@ -394,9 +564,15 @@ int colog__pw_commit(colog_pw_t *pw, const uint64_t *sup, uint32_t nsup, uint64_
     uint8_t *buf = NULL;
     size_t len;
     char name[32];
-    if (pw->cur != -1 || pw->next != pw->st->schema.ncols) {
-        rc = colog_seterr(COLOG_EINVAL, "part writer: commit before every column is written");
-        goto out_abort;
+    colog_mfile_t files[3 * COLOG_MAX_COLS];
+    uint32_t nfiles = 0;
+    for (unsigned c = 0; c < pw->st->schema.ncols; c++) {
+        if (!pw->done[c] || pw->seq != NULL) {
+            rc = colog_seterr(COLOG_EINVAL, "part writer: commit before every column is written");
+            goto out_abort;
+        }
+        for (unsigned i = 0; i < pw->nfiles[c]; i++)
+            files[nfiles++] = pw->files[i][c];
     }
     colog_manifest_t m = {
         .part_id = pw->id,
@@ -407,8 +583,8 @@ int colog__pw_commit(colog_pw_t *pw, const uint64_t *sup, uint32_t nsup, uint64_
         .ts_max = pw->ts_max,
         .nsup = nsup,
         .sup = (uint64_t *)sup,
-        .nfiles = pw->nfiles,
-        .files = pw->files,
+        .nfiles = nfiles,
+        .files = files,
     };
     memcpy(m.schema_sha256, pw->st->schema_sha, 32);
     rc = colog__manifest_encode(&m, &buf, &len);
@@ -469,7 +645,7 @@ void colog__pw_abort(colog_pw_t *pw)
 {
     if (pw == NULL)
         return;
-    colog__colw_abort(pw->w);
+    colog__pwcol_abort(pw->seq);
     if (pw->pfd >= 0)
         close(pw->pfd);
     colog__rm_rf(pw->dayfd, pw->tmpname);

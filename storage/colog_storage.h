@@ -314,6 +314,26 @@ typedef struct colog_blkreq {
 /* Read and decode n blocks with their reads in flight together through q. */
 int colog_part_read_many(colog_blkreq_t *reqs, size_t n, colog_ioq_t *q);
 
+/* ---------------------------------------------------------------- bitmap indexes */
+
+/* Each indexed column of a part has a bitmap index: for each distinct key (the
+ * dictionary code for ip/string columns, the value for integer columns; i64
+ * values as u64 with the sign bit flipped, so keys order like the values), the
+ * Roaring bitmap of the row ids (0 .. rows-1 of the part) holding it. Absent
+ * values are in no bitmap. The index is opened with the column (colmask). */
+struct roaring_bitmap_s;
+bool colog_part_indexed(const colog_part_t *p, unsigned col);
+uint32_t colog_part_index_nkeys(const colog_part_t *p, unsigned col);
+/* Key i (ascending) and its number of rows; i < nkeys. */
+uint64_t colog_part_index_key(const colog_part_t *p, unsigned col, uint32_t i);
+uint64_t colog_part_index_card(const colog_part_t *p, unsigned col, uint32_t i);
+/* First i with key(i) >= key (nkeys if none). */
+uint32_t colog_part_index_lower(const colog_part_t *p, unsigned col, uint64_t key);
+/* OR into dst the rows of keys [i, j). Reads and verifies those bitmaps only;
+ * thread-safe. */
+int colog_part_index_rows(colog_part_t *p, unsigned col, uint32_t i, uint32_t j,
+                          struct roaring_bitmap_s *dst);
+
 /* ---------------------------------------------------------------- ingest */
 
 typedef enum colog_infmt {

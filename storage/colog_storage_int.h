@@ -240,6 +240,14 @@ int colog__pw_col_begin(colog_pw_t *pw, unsigned col, const colog_dictview_t *di
 /* Values as for colog__colw_append. */
 int colog__pw_col_append(colog_pw_t *pw, const void *vals, const uint8_t *valid, uint32_t n);
 int colog__pw_col_end(colog_pw_t *pw);
+/* Concurrent API: a handle per column; handles of different columns may be used
+ * by different threads at once. end frees the handle whatever the result. */
+typedef struct colog_pwcol colog_pwcol_t;
+int colog__pwcol_begin(colog_pw_t *pw, unsigned col, const colog_dictview_t *dict,
+                       colog_pwcol_t **out);
+int colog__pwcol_append(colog_pwcol_t *h, const void *vals, const uint8_t *valid, uint32_t n);
+int colog__pwcol_end(colog_pwcol_t *h);
+void colog__pwcol_abort(colog_pwcol_t *h);
 /* Make the part visible. sup lists parts of the same day it replaces (merge);
  * they are removed after the commit. Frees pw whatever the result. */
 int colog__pw_commit(colog_pw_t *pw, const uint64_t *sup, uint32_t nsup, uint64_t *id_out);
