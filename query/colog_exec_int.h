@@ -32,6 +32,18 @@ typedef struct colog_rcol {
     bool is_signed; /* Q_VT_INT: v.i rather than v.u */
 } colog_rcol_t;
 
+/* A chunked bump allocator (colog_rset.c). */
+typedef struct colog_arena {
+    struct colog_chunk *head;
+} colog_arena_t;
+/* 8-byte aligned memory living until colog__arena_clear; NULL on ENOMEM. */
+void *colog__arena_alloc(colog_arena_t *a, size_t n);
+/* Free every chunk (the arena is empty and reusable afterwards). */
+void colog__arena_clear(colog_arena_t *a);
+
+/* Bytewise order, shorter first on a common prefix (the dictionaries' order). */
+int colog__bytes_cmp(const char *a, uint32_t la, const char *b, uint32_t lb);
+
 /* A table of result rows (row-major), with an arena for the strings. */
 typedef struct colog_rset {
     uint32_t ncols;
@@ -49,6 +61,18 @@ colog_val_t *colog__rset_push(colog_rset_t *r);
 const char *colog__rset_strdup(colog_rset_t *r, const char *p, uint32_t len);
 /* Compare two values of one column (nulls first). */
 int colog__val_cmp(const colog_rcol_t *c, const colog_val_t *a, const colog_val_t *b);
+
+/* The result column of a schema column. */
+colog_rcol_t colog__col_desc(const colog_schema_t *s, int col, const char *name);
+/* Stable sort of the rows by columns cols[0..nk) (desc per column). */
+int colog__rset_sort(colog_rset_t *r, uint32_t nk, const int *cols, const bool *desc);
+/* Keep the first n rows in that order (heap selection, then a sort of those n). */
+int colog__rset_topn(colog_rset_t *r, uint32_t nk, const int *cols, const bool *desc,
+                     uint64_t n);
+/* Apply q's result stages in order. colmap maps the stages' column numbers to
+ * result columns (NULL: the same); top/bottom break ties by the columns tie[]. */
+int colog__apply_stages(colog_query_t *q, colog_rset_t *r, const int *colmap, int ntie,
+                        const int *tie);
 
 /* ---------------------------------------------------------------- output formats (colog_out.c) */
 

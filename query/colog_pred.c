@@ -25,6 +25,8 @@
  */
 #include "colog_pred.h"
 
+#include <roaring/roaring.h>
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,7 +36,7 @@ enum leafk {
     LK_IRANGE,    /* ilo <= x <= ihi (time, i64, derived hour/dow/day) */
     LK_USET,
     LK_ISET,
-    LK_FCMP,  /* f64: x cmp f (BETWEEN: f <= x <= f2) */
+    LK_FCMP, /* f64: x cmp f (BETWEEN: f <= x <= f2) */
     LK_FSET,
     LK_CRANGE, /* clo <= code <= chi */
     LK_CMASK,  /* cmask[code] */
@@ -67,6 +69,7 @@ typedef struct pnode {
 struct colog_pred {
     pnode_t *root;
     colog_part_t *part;
+    bool has_time; /* root is AND(time bounds, expression) or the time bounds alone */
 };
 
 /* ---------------------------------------------------------------- block context */
@@ -94,8 +97,10 @@ void colog__bctx_free(colog_bctx_t *c)
     for (int i = 0; i < 3; i++)
         free(c->derived[i]);
     free(c->local_us);
-    for (unsigned i = 0; i < COLOG_MAX_COLS; i++)
+    for (unsigned i = 0; i < COLOG_MAX_COLS; i++) {
         free(c->vbytes[i]);
+        colog_rbuf_free(c->rbuf[i]);
+    }
     memset(c, 0, sizeof *c);
 }
 
@@ -118,8 +123,8 @@ int colog__bctx_col(colog_bctx_t *c, unsigned col, const colog_block_t **out)
         if (rc)
             return rc;
         if (c->blk[col].n != c->n)
-            return colog_seterr(COLOG_ECORRUPT, "block %u of column %u holds %u rows, not %u",
-                                c->b, col, c->blk[col].n, c->n);
+            return colog_seterr(COLOG_ECORRUPT, "block %u of column %u holds %u rows, not %u", c->b,
+                                col, c->blk[col].n, c->n);
         c->have |= (uint64_t)1 << col;
     }
     *out = &c->blk[col];
@@ -472,7 +477,7 @@ static int compile_dict_leaf(pnode_t *n, const colog_q_expr_t *e, const colog_di
         return COLOG_EINVAL;
     }
     if (lo >= hi) {
-        set_const(n, n->negate);
+        set_const(n, false); /* no value matches (a `!=` then holds for every present value) */
         return 0;
     }
     n->lk = LK_CRANGE;
@@ -486,7 +491,10 @@ static int compile_leaf(pnode_t *n, const colog_q_expr_t *e, colog_part_t *p,
 {
     const colog_q_operand_t *o = &e->opd;
     n->col = o->kind == Q_OPD_COL ? o->col : 0;
-    n->derive = o->kind == Q_OPD_HOUR ? 0 : o->kind == Q_OPD_DOW ? 1 : o->kind == Q_OPD_DAY ? 2 : -1;
+    n->derive = o->kind == Q_OPD_HOUR  ? 0
+                : o->kind == Q_OPD_DOW ? 1
+                : o->kind == Q_OPD_DAY ? 2
+                                       : -1;
     colog_type_t type = schema->cols[n->col].type;
     if (n->derive < 0 && colog_type_is_dict(type)) {
         const colog_dictview_t *d;
@@ -507,11 +515,13 @@ static int compile_leaf(pnode_t *n, const colog_q_expr_t *e, colog_part_t *p,
         } else if (is_u) {
             n->lk = LK_URANGE;
             if (!urange(e->cmp, &e->lits[0], &n->ulo, &n->uhi))
-                set_const(n, n->negate);
+                set_const(n,
+                          false); /* no value matches (a `!=` then holds for every present value) */
         } else {
             n->lk = LK_IRANGE;
             if (!irange(e->cmp, lit_i64(&e->lits[0]), &n->ilo, &n->ihi))
-                set_const(n, n->negate);
+                set_const(n,
+                          false); /* no value matches (a `!=` then holds for every present value) */
         }
         return 0;
     case Q_EX_BETWEEN:
@@ -580,9 +590,8 @@ static int compile(const colog_q_expr_t *e, colog_part_t *p, const colog_schema_
                    pnode_t **out)
 {
     int rc = COLOG_EINVAL;
-    pnode_t *n = node_new(e->kind == Q_EX_AND || e->kind == Q_EX_OR || e->kind == Q_EX_NOT
-                              ? e->kind
-                              : Q_EX_CMP);
+    pnode_t *n = node_new(
+        e->kind == Q_EX_AND || e->kind == Q_EX_OR || e->kind == Q_EX_NOT ? e->kind : Q_EX_CMP);
     if (n == NULL)
         return colog_seterr(COLOG_ENOMEM, "out of memory");
     switch (e->kind) {
@@ -652,6 +661,7 @@ int colog__pred_compile(const colog_q_expr_t *e, int64_t t_lo, int64_t t_hi, col
     } else {
         pr->root = tsn ? tsn : en;
     }
+    pr->has_time = tsn != NULL;
     *out = pr;
     return 0;
 out_fail:
@@ -947,4 +957,212 @@ uint64_t colog__expr_colmask(const colog_q_expr_t *e)
     if (e->kind == Q_EX_NOT)
         return colog__expr_colmask(e->a);
     return (uint64_t)1 << (e->opd.kind == Q_OPD_COL ? e->opd.col : 0);
+}
+
+/* ---------------------------------------------------------------- bitmap index planning */
+
+/*
+ * The same three-valued logic over whole parts with Roaring bitmaps: an indexed
+ * leaf gives T (rows where it is true: the OR of its keys' bitmaps) and, when a
+ * `not` above needs it, F (present rows minus T). A leaf without an index gives
+ * "unknown" (NULL: any row). The root's T is then a superset of the selected
+ * rows, exact when every leaf was indexed.
+ */
+typedef struct ixr {
+    roaring_bitmap_t *t, *f; /* NULL: every row (unknown) */
+    bool exact;
+} ixr_t;
+
+static void ixr_free(ixr_t *r)
+{
+    if (r->t)
+        roaring_bitmap_free(r->t);
+    if (r->f)
+        roaring_bitmap_free(r->f);
+    r->t = r->f = NULL;
+}
+
+/* OR of the bitmaps of index keys in [lo, hi] into dst. */
+static int ix_or_keys(colog_part_t *p, unsigned col, uint64_t lo, uint64_t hi,
+                      roaring_bitmap_t *dst)
+{
+    uint32_t i = colog_part_index_lower(p, col, lo);
+    uint32_t j =
+        hi == UINT64_MAX ? colog_part_index_nkeys(p, col) : colog_part_index_lower(p, col, hi + 1);
+    return colog_part_index_rows(p, col, i, j, dst);
+}
+
+/* Rows where the column has a value. */
+static int ix_present(colog_part_t *p, unsigned col, roaring_bitmap_t *dst)
+{
+    uint64_t sum = 0, n = colog_part_index_nkeys(p, col);
+    for (uint32_t i = 0; i < n; i++)
+        sum += colog_part_index_card(p, col, i);
+    if (sum == colog_part_rows(p)) {
+        if (sum)
+            roaring_bitmap_add_range_closed(dst, 0, (uint32_t)(sum - 1));
+        return 0;
+    }
+    return ix_or_keys(p, col, 0, UINT64_MAX, dst);
+}
+
+static uint64_t i64_key(int64_t v)
+{
+    return (uint64_t)v ^ ((uint64_t)1 << 63);
+}
+
+/* The index keys a compiled leaf matches, OR-ed into m. -1: not indexable. */
+static int leaf_rows(const pnode_t *n, colog_part_t *p, const colog_schema_t *schema,
+                     roaring_bitmap_t *m)
+{
+    colog_type_t t = schema->cols[n->col].type;
+    int rc = 0;
+    if (n->derive >= 0 || !colog_part_indexed(p, (unsigned)n->col) || t == COLOG_T_TIME ||
+        t == COLOG_T_F64)
+        return -1;
+    unsigned col = (unsigned)n->col;
+    switch (n->lk) {
+    case LK_CONST:
+        if (n->cval)
+            rc = ix_or_keys(p, col, 0, UINT64_MAX, m);
+        break;
+    case LK_URANGE:
+        rc = ix_or_keys(p, col, n->ulo, n->uhi, m);
+        break;
+    case LK_IRANGE:
+        rc = ix_or_keys(p, col, i64_key(n->ilo), i64_key(n->ihi), m);
+        break;
+    case LK_USET:
+        for (uint32_t k = 0; k < n->nset && rc == 0; k++)
+            rc = ix_or_keys(p, col, n->uset[k], n->uset[k], m);
+        break;
+    case LK_ISET:
+        for (uint32_t k = 0; k < n->nset && rc == 0; k++)
+            rc = ix_or_keys(p, col, i64_key(n->iset[k]), i64_key(n->iset[k]), m);
+        break;
+    case LK_CRANGE:
+        rc = ix_or_keys(p, col, n->clo, n->chi, m);
+        break;
+    case LK_CMASK:
+        for (uint32_t c = 0; c < n->cn && rc == 0; c++) {
+            if (!n->cmask[c])
+                continue;
+            uint32_t e = c;
+            while (e + 1 < n->cn && n->cmask[e + 1])
+                e++;
+            rc = ix_or_keys(p, col, c, e, m);
+            c = e;
+        }
+        break;
+    case LK_FCMP:
+    case LK_FSET:
+        return -1;
+    }
+    return rc;
+}
+
+static int ix_node(const pnode_t *n, colog_part_t *p, const colog_schema_t *schema, bool need_t,
+                   bool need_f, ixr_t *out, uint32_t *nindexed)
+{
+    ixr_t a = {0}, b = {0};
+    int rc;
+    memset(out, 0, sizeof *out);
+    if (n->kind == Q_EX_NOT) {
+        rc = ix_node(n->a, p, schema, need_f, need_t, &a, nindexed);
+        if (rc)
+            return rc;
+        out->t = a.f;
+        out->f = a.t;
+        out->exact = a.exact;
+        return 0;
+    }
+    if (n->kind == Q_EX_AND || n->kind == Q_EX_OR) {
+        if ((rc = ix_node(n->a, p, schema, need_t, need_f, &a, nindexed)) ||
+            (rc = ix_node(n->b, p, schema, need_t, need_f, &b, nindexed))) {
+            ixr_free(&a);
+            return rc;
+        }
+        bool and = n->kind == Q_EX_AND;
+        /* and: t = ta & tb (unknown side: the other), f = fa | fb (unknown if either);
+         * or: the mirror image. */
+        roaring_bitmap_t **narrow[2] = {and? &a.t : &a.f, and? &b.t : &b.f};
+        roaring_bitmap_t **widen[2] = {and? &a.f : &a.t, and? &b.f : &b.t};
+        roaring_bitmap_t *nar = NULL, *wid = NULL;
+        if (*narrow[0] && *narrow[1]) {
+            roaring_bitmap_and_inplace(*narrow[0], *narrow[1]);
+            nar = *narrow[0];
+            *narrow[0] = NULL;
+        } else if (*narrow[0] || *narrow[1]) {
+            roaring_bitmap_t **k = *narrow[0] ? narrow[0] : narrow[1];
+            nar = *k;
+            *k = NULL;
+        }
+        if (*widen[0] && *widen[1]) {
+            roaring_bitmap_or_inplace(*widen[0], *widen[1]);
+            wid = *widen[0];
+            *widen[0] = NULL;
+        }
+        out->t = and? nar : wid;
+        out->f = and? wid : nar;
+        out->exact = a.exact && b.exact;
+        ixr_free(&a);
+        ixr_free(&b);
+        return 0;
+    }
+    /* a leaf */
+    roaring_bitmap_t *m = roaring_bitmap_create();
+    if (m == NULL)
+        return colog_seterr(COLOG_ENOMEM, "out of memory");
+    rc = leaf_rows(n, p, schema, m);
+    if (rc < 0 && rc != -1) {
+        roaring_bitmap_free(m);
+        return rc;
+    }
+    if (rc == -1) { /* no index: unknown */
+        roaring_bitmap_free(m);
+        return 0;
+    }
+    (*nindexed)++;
+    out->exact = true;
+    roaring_bitmap_t *other = NULL;
+    if (n->negate ? need_t : need_f) {
+        other = roaring_bitmap_create();
+        if (other == NULL || (rc = ix_present(p, (unsigned)n->col, other)) != 0) {
+            roaring_bitmap_free(m);
+            if (other)
+                roaring_bitmap_free(other);
+            return other ? rc : colog_seterr(COLOG_ENOMEM, "out of memory");
+        }
+        roaring_bitmap_andnot_inplace(other, m); /* present and not matching */
+    }
+    /* m: rows where the test holds; other: rows present where it does not. */
+    out->t = n->negate ? other : m;
+    out->f = n->negate ? m : other;
+    return 0;
+}
+
+int colog__pred_index(colog_pred_t *pr, const colog_schema_t *schema, roaring_bitmap_t **rows,
+                      bool *exact, uint32_t *nindexed)
+{
+    *rows = NULL;
+    *exact = false;
+    *nindexed = 0;
+    if (pr->root == NULL)
+        return 0;
+    /* The time bounds leaf is never indexed: look below it. */
+    const pnode_t *n = pr->root;
+    bool has_time = pr->has_time;
+    if (has_time && n->kind == Q_EX_AND)
+        n = n->b;
+    else if (has_time)
+        return 0;
+    ixr_t r;
+    int rc = ix_node(n, pr->part, schema, true, false, &r, nindexed);
+    if (rc)
+        return rc;
+    if (r.f)
+        roaring_bitmap_free(r.f);
+    *rows = r.t;
+    *exact = r.exact && r.t != NULL;
+    return 0;
 }

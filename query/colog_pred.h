@@ -22,12 +22,18 @@ typedef struct colog_bctx {
     bool have_derived[3];
     int64_t *local_us;                   /* ts + zone offset, µs */
     bool have_local;
+    colog_rbuf_t *rbuf[COLOG_MAX_COLS];  /* this context's decode buffers */
+    colog_ioq_t *ioq;                    /* batched reads (borrowed; may be NULL) */
+    uint64_t ndecoded[COLOG_MAX_COLS];   /* blocks decoded, per column (for --explain) */
 } colog_bctx_t;
 
 int colog__bctx_init(colog_bctx_t *c, colog_tz_t *tz);
 void colog__bctx_free(colog_bctx_t *c);
 /* Point the context at block b of part p (forgets decoded data). */
 void colog__bctx_reset(colog_bctx_t *c, colog_part_t *p, uint32_t b, uint32_t n);
+/* Read the blocks of the columns in colmask (those not yet decoded) together,
+ * through the context's I/O queue. */
+int colog__bctx_prefetch(colog_bctx_t *c, uint64_t colmask);
 /* Decoded column col of the current block. */
 int colog__bctx_col(colog_bctx_t *c, unsigned col, const colog_block_t **out);
 /* One byte per row, 1 = present (NULL if all present). */
@@ -50,6 +56,13 @@ int colog__pred_maybe(colog_pred_t *pr, colog_part_t *p, uint32_t b, bool *maybe
 /* Evaluate over the context's block: sel receives the selected row indices,
  * *nsel their number. sel has room for c->n entries. */
 int colog__pred_eval(colog_pred_t *pr, colog_bctx_t *c, uint32_t *sel, uint32_t *nsel);
+/* The rows of the predicate's part that bitmap indexes allow (ignoring the time
+ * bounds): *rows is a superset of the selected rows (NULL: no index helped), and
+ * *exact says it is exactly the rows where the expression is true. The caller
+ * frees *rows with roaring_bitmap_free. */
+struct roaring_bitmap_s;
+int colog__pred_index(colog_pred_t *pr, const colog_schema_t *schema,
+                      struct roaring_bitmap_s **rows, bool *exact, uint32_t *nindexed);
 /* Columns the predicate reads (bit mask). */
 uint64_t colog__expr_colmask(const colog_q_expr_t *e);
 

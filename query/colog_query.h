@@ -21,6 +21,9 @@ typedef struct colog_tz colog_tz_t;
 /* NULL or "" means UTC. COLOG_EINVAL (with message) for an unknown zone. */
 int colog_tz_open(const char *spec, colog_tz_t **out);
 void colog_tz_free(colog_tz_t *tz);
+/* A copy with an empty cache of its own, for another thread (a colog_tz_t is not
+ * thread-safe: lookups fill its cache). */
+int colog_tz_dup(const colog_tz_t *tz, colog_tz_t **out);
 /* Offset east of UTC, in seconds, in effect at UTC time t_us. */
 int32_t colog_tz_offset(colog_tz_t *tz, int64_t t_us);
 /* UTC µs of a local wall-clock time (for a gap or overlap, the earlier offset). */
@@ -56,6 +59,11 @@ typedef enum colog_outfmt {
 typedef struct colog_run_opts {
     colog_outfmt_t format;
     FILE *out;
+    unsigned threads; /* worker threads for stats queries; 0 = one per core */
+    bool no_index;    /* ignore bitmap indexes (full scans; for checking them) */
+    bool explain;     /* print what was pruned, used and read instead of the rows */
+    size_t mem_mb;    /* memory the groups of a stats query may use; 0 = 4096 */
+    int io_mode;      /* COLOG_IO_AUTO, COLOG_IO_URING or COLOG_IO_PREAD */
 } colog_run_opts_t;
 
 /* Execute q over st and write the result. Returns 0 or an error (the message in

@@ -214,6 +214,29 @@ int colog_tz_open(const char *spec, colog_tz_t **out)
     return 0;
 }
 
+int colog_tz_dup(const colog_tz_t *tz, colog_tz_t **out)
+{
+    if (tz == NULL || out == NULL)
+        return colog_seterr(COLOG_EINVAL, "colog_tz_dup: NULL argument");
+    size_t envlen = tz->kind == TZ_ZONE ? strlen(tz->env) + 1 : 1;
+    colog_tz_t *d = calloc(1, sizeof *d + envlen);
+    if (d == NULL)
+        return colog_seterr(COLOG_ENOMEM, "time zone: out of memory");
+    d->kind = tz->kind;
+    d->fixed = tz->fixed;
+    memcpy(d->env, tz->env, envlen);
+    if (d->kind == TZ_ZONE) { /* an empty cache of its own */
+        d->fast_lo = INT64_MAX;
+        d->fast_hi = INT64_MIN;
+    } else {
+        d->fast_lo = INT64_MIN;
+        d->fast_hi = INT64_MAX;
+        d->fast_off = d->fixed;
+    }
+    *out = d;
+    return 0;
+}
+
 static void cache_clear(colog_tz_t *tz)
 {
     for (size_t i = 0; i < tz->cap; i++) {

@@ -17,6 +17,7 @@ int cmd_query(int argc, char **argv)
     const char *store = NULL, *text = NULL, *tzname = NULL, *v;
     colog_outfmt_t fmt = COLOG_OUT_TABLE;
     int64_t now = 0;
+    colog_run_opts_t ro = {.format = COLOG_OUT_TABLE, .out = stdout};
     for (int i = 1; i < argc; i++) {
         if (cli_opt(argc, argv, &i, "--format", &v)) {
             if (v && strcmp(v, "table") == 0)
@@ -36,6 +37,31 @@ int cmd_query(int argc, char **argv)
         } else if (cli_opt(argc, argv, &i, "--now", &v)) {
             if (v == NULL || colog_time_parse(v, strlen(v), 0, &now) != 0)
                 return cli_usage("query: --now needs a time (RFC 3339 or epoch seconds)");
+        } else if (cli_opt(argc, argv, &i, "--threads", &v)) {
+            char *end;
+            unsigned long n = v ? strtoul(v, &end, 10) : 0;
+            if (v == NULL || *end || n == 0 || n > 256)
+                return cli_usage("query: --threads must be 1..256");
+            ro.threads = (unsigned)n;
+        } else if (cli_opt(argc, argv, &i, "--mem-mb", &v)) {
+            char *end;
+            unsigned long n = v ? strtoul(v, &end, 10) : 0;
+            if (v == NULL || *end || n < 16 || n > (1ul << 24))
+                return cli_usage("query: --mem-mb must be 16..16777216");
+            ro.mem_mb = n;
+        } else if (cli_opt(argc, argv, &i, "--io", &v)) {
+            if (v && strcmp(v, "auto") == 0)
+                ro.io_mode = COLOG_IO_AUTO;
+            else if (v && strcmp(v, "uring") == 0)
+                ro.io_mode = COLOG_IO_URING;
+            else if (v && strcmp(v, "pread") == 0)
+                ro.io_mode = COLOG_IO_PREAD;
+            else
+                return cli_usage("query: --io must be auto, uring or pread");
+        } else if (strcmp(argv[i], "--no-index") == 0) {
+            ro.no_index = true;
+        } else if (strcmp(argv[i], "--explain") == 0) {
+            ro.explain = true;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             return cli_usage("query: unknown option '%s'", argv[i]);
         } else if (store == NULL) {
@@ -78,7 +104,7 @@ int cmd_query(int argc, char **argv)
         status = cli_fail("query", rc);
         goto out_tz;
     }
-    colog_run_opts_t ro = {.format = fmt, .out = stdout};
+    ro.format = fmt;
     rc = colog_query_run(q, st, &ro);
     if (rc)
         status = cli_fail("query", rc);

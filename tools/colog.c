@@ -21,7 +21,9 @@ static const struct {
      "[--tz ZONE]"},
     {"ingest", cmd_ingest,
      "ingest STORE [--format csv|ndjson] [--rejects FILE] [--batch-rows N] [FILE...]"},
-    {"query", cmd_query, "query STORE 'QUERY' [--format table|csv|json|ndjson] [--tz ZONE]"},
+    {"query", cmd_query,
+     "query STORE 'QUERY' [--format table|csv|json|ndjson] [--tz ZONE] [--threads N] "
+     "[--no-index] [--explain] [--mem-mb N] [--io auto|uring|pread] [--now TIME]"},
     {"stats", cmd_stats, "stats STORE [--format table|json]"},
     {"merge", cmd_merge, "merge STORE [--day YYYY-MM-DD]"},
 };
