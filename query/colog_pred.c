@@ -116,16 +116,62 @@ void colog__bctx_reset(colog_bctx_t *c, colog_part_t *p, uint32_t b, uint32_t n)
         c->have_derived[i] = false;
 }
 
+static int rbuf_for(colog_bctx_t *c, unsigned col)
+{
+    if (c->rbuf[col] == NULL && (c->rbuf[col] = colog_rbuf_new()) == NULL)
+        return colog_seterr(COLOG_ENOMEM, "out of memory");
+    return 0;
+}
+
+static int check_rows(colog_bctx_t *c, unsigned col)
+{
+    if (c->blk[col].n != c->n)
+        return colog_seterr(COLOG_ECORRUPT, "block %u of column %u holds %u rows, not %u", c->b,
+                            col, c->blk[col].n, c->n);
+    c->have |= (uint64_t)1 << col;
+    c->ndecoded[col]++;
+    return 0;
+}
+
+int colog__bctx_prefetch(colog_bctx_t *c, uint64_t colmask)
+{
+    colog_blkreq_t req[COLOG_MAX_COLS];
+    size_t n = 0;
+    int rc;
+    colmask &= ~c->have;
+    for (unsigned col = 0; col < COLOG_MAX_COLS; col++) {
+        if (!(colmask >> col & 1))
+            continue;
+        if ((rc = rbuf_for(c, col)))
+            return rc;
+        req[n++] = (colog_blkreq_t){c->part, col, c->b, c->rbuf[col], &c->blk[col]};
+    }
+    if (n == 0)
+        return 0;
+    rc = 0;
+    if (c->ioq && n > 1)
+        rc = colog_part_read_many(req, n, c->ioq);
+    else
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = colog_part_read_buf(c->part, req[i].col, c->b, req[i].buf, req[i].out);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        if ((rc = check_rows(c, req[i].col)))
+            return rc;
+    return 0;
+}
+
 int colog__bctx_col(colog_bctx_t *c, unsigned col, const colog_block_t **out)
 {
     if (!(c->have >> col & 1)) {
-        int rc = colog_part_read(c->part, col, c->b, &c->blk[col]);
+        int rc = rbuf_for(c, col);
+        if (rc == 0)
+            rc = colog_part_read_buf(c->part, col, c->b, c->rbuf[col], &c->blk[col]);
+        if (rc == 0)
+            rc = check_rows(c, col);
         if (rc)
             return rc;
-        if (c->blk[col].n != c->n)
-            return colog_seterr(COLOG_ECORRUPT, "block %u of column %u holds %u rows, not %u", c->b,
-                                col, c->blk[col].n, c->n);
-        c->have |= (uint64_t)1 << col;
     }
     *out = &c->blk[col];
     return 0;

@@ -26,9 +26,17 @@
  * fed to a running XXH3-64 and SHA-256 of the whole file, which colw_close
  * reports for the part manifest.
  *
- * Reader: the footer is parsed and validated when the file is opened; each read
- * reuses three growable buffers (compressed, raw, decoded), allocated on the
- * first read so that opening many columns stays cheap.
+ * Reader: the footer is parsed and validated when the file is opened, and the
+ * reader is read-only from then on. A block read needs three growable buffers
+ * (stored block, raw payload, decoded values): they make a colog_rbuf_t, which
+ * the caller owns (colog__colr_read_buf), so any number of threads can read one
+ * reader at once, each with its own buffers; pread on the shared fd has no file
+ * position to race on. colog__colr_read is read_buf with the reader's own
+ * rbuf, allocated on the first read so that opening many columns stays cheap.
+ * colog__colr_read_many takes the offsets and lengths of many blocks (of one or
+ * several readers) from the footers, reads them as one batch through an I/O
+ * queue (colog_uring.c: io_uring, or pread), then verifies and decodes each
+ * with the same code as read_buf (decode_block).
  *
  * Invariants:
  *  1. Writer: pend[0..npend) are the pending values; bits [npend, COLOG_BLOCK_ROWS)
@@ -45,9 +53,19 @@
  *     (FOR) or as the previous value (DELTA), and 0 when nothing is present.
  *     The reader checks this, so u8..u32 values and dictionary codes read back
  *     within their type's range.
+ *  5. Reader: after colog__colr_open returns, every field of colog_colr_t but
+ *     `own` is constant; `own` is touched only by colog__colr_read (one thread
+ *     at a time per reader, as before). All other mutable state of a read is in
+ *     the colog_rbuf_t it is given, and a block's decoded arrays live there
+ *     until the buffer's next use.
+ *  6. read_many: a colog_rbuf_t is named by at most one request of a batch
+ *     (busy is set while the batch runs and cleared on every return path), so
+ *     no two reads land in one buffer. Outputs are written only when every
+ *     request has been read, verified and decoded.
  */
 #include "colog_storage_int.h"
 #include "colog_enc.h"
+#include "colog_uring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -613,6 +631,17 @@ void colog__colw_abort(colog_colw_t *w)
 
 /* ================================================================ reader */
 
+/* The mutable state of one block read (invariant 5). */
+struct colog_rbuf {
+    uint8_t *cbuf; /* block as stored: header + compressed payload */
+    size_t ccap;
+    uint8_t *raw; /* decompressed payload */
+    size_t rawcap;
+    void *dec; /* decoded values, 8 bytes a row */
+    size_t deccap;
+    bool busy; /* named by a request of the read_many running now */
+};
+
 struct colog_colr {
     int fd;
     colog_type_t type;
@@ -621,12 +650,7 @@ struct colog_colr {
     uint32_t nblocks;
     uint64_t nrows;
     struct blkent *ents;
-
-    uint8_t *cbuf; /* block as stored */
-    size_t ccap;
-    uint8_t *raw; /* decompressed payload */
-    size_t rawcap;
-    void *dec; /* decoded values: COLOG_BLOCK_ROWS * 8 bytes */
+    colog_rbuf_t own; /* the buffers of colog__colr_read */
 };
 
 static int corrupt(const colog_colr_t *r, const char *what)
@@ -639,23 +663,33 @@ static int blk_corrupt(const colog_colr_t *r, uint32_t b, const char *what)
     return colog_seterr(COLOG_ECORRUPT, "%s: block %u: %s", r->display, b, what);
 }
 
+/* The message of a failed read of a part of the file ("header", "block 7"):
+ * COLOG_ECORRUPT from colog__pread_all or colog__ioq_run is end of file. */
+static int io_err(const colog_colr_t *r, int rc, const char *part)
+{
+    if (rc == COLOG_ECORRUPT)
+        return colog_seterr(rc, "%s: %s: truncated file", r->display, part);
+    return colog_seterr(rc, "%s: %s: read: %s", r->display, part, colog_strerror(rc));
+}
+
 /* Read len bytes at off, naming the file (and part) on failure. */
 static int r_pread(const colog_colr_t *r, void *buf, size_t len, uint64_t off, const char *part)
 {
     int rc = colog__pread_all(r->fd, buf, len, off);
-    if (rc == COLOG_ECORRUPT)
-        return colog_seterr(rc, "%s: %s: truncated file", r->display, part);
-    if (rc < 0)
-        return colog_seterr(rc, "%s: %s: read: %s", r->display, part, colog_strerror(rc));
-    return 0;
+    return rc < 0 ? io_err(r, rc, part) : 0;
+}
+
+static void rbuf_clear(colog_rbuf_t *b)
+{
+    free(b->cbuf);
+    free(b->raw);
+    free(b->dec);
 }
 
 static void colr_free(colog_colr_t *r)
 {
     free(r->ents);
-    free(r->cbuf);
-    free(r->raw);
-    free(r->dec);
+    rbuf_clear(&r->own);
     free(r->display);
     free(r);
 }
@@ -873,27 +907,29 @@ int colog__colr_zone(const colog_colr_t *r, uint32_t b, colog_zone_t *out)
     return 0;
 }
 
-/* Grow *buf to at least need bytes. */
+/* Grow *buf to at least need bytes; the contents are not kept. */
 static int reserve(uint8_t **buf, size_t *cap, size_t need)
 {
     if (*cap >= need)
         return 0;
-    uint8_t *p = realloc(*buf, need);
-    if (!p)
+    free(*buf);
+    *cap = 0;
+    if ((*buf = malloc(need)) == NULL)
         return COLOG_ENOMEM;
-    *buf = p;
     *cap = need;
     return 0;
 }
 
-/* Check the block header in r->cbuf against footer entry e of block b. */
-static int check_block_header(colog_colr_t *r, uint32_t b, const struct blkent *e)
+/* Check the block header at blk (the e->len bytes of block b as read) against
+ * its footer entry e. blk is written only by block_sum, which restores it. */
+static int check_block_header(const colog_colr_t *r, uint32_t b, const struct blkent *e,
+                              uint8_t *blk)
 {
-    const uint8_t *h = r->cbuf;
+    const uint8_t *h = blk;
     if (colog__get_u32(h) != COLOG_BLK_MAGIC)
         return blk_corrupt(r, b, "bad block magic");
     uint64_t sum = colog__get_u64(h + 24);
-    if (sum != block_sum(r->cbuf, e->len, r->seed ^ b))
+    if (sum != block_sum(blk, e->len, r->seed ^ b))
         return blk_corrupt(r, b, "checksum mismatch");
     if (sum != e->sum)
         return blk_corrupt(r, b, "checksum does not match the footer");
@@ -915,9 +951,10 @@ static int check_block_header(colog_colr_t *r, uint32_t b, const struct blkent *
     return 0;
 }
 
-/* Decode the values part of a raw payload (p[0..len)) into r->dec. */
-static int decode_values(colog_colr_t *r, uint32_t b, const struct blkent *e, unsigned enc,
-                         const uint8_t *p, size_t len, colog_block_t *out)
+/* Decode the values part of a raw payload (p[0..len)) into dec (8 * nrows
+ * bytes). */
+static int decode_values(const colog_colr_t *r, uint32_t b, const struct blkent *e, unsigned enc,
+                         const uint8_t *p, size_t len, void *dec, colog_block_t *out)
 {
     uint32_t n = e->nrows;
     uint64_t lo, hi, base, maxoff;
@@ -925,7 +962,7 @@ static int decode_values(colog_colr_t *r, uint32_t b, const struct blkent *e, un
     case COLOG_ENC_PLAIN: {
         if (len != 8 * (size_t)n)
             return blk_corrupt(r, b, "bad payload length");
-        double *d = r->dec;
+        double *d = dec;
 #if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         memcpy(d, p, len);
 #else
@@ -936,53 +973,62 @@ static int decode_values(colog_colr_t *r, uint32_t b, const struct blkent *e, un
         return 0;
     }
     case COLOG_ENC_DELTA:
-        if (colog__delta_decode(p, len, n, r->dec, &lo, &hi) < 0)
+        if (colog__delta_decode(p, len, n, dec, &lo, &hi) < 0)
             return blk_corrupt(r, b, "malformed delta encoding");
         if (lo != e->min || hi != e->max)
             return blk_corrupt(r, b, "values do not match the zone map");
-        out->v.i64 = r->dec;
+        out->v.i64 = dec;
         return 0;
     default:
         break;
     }
-    int bad = domain_of(r->type) == DOM_CODE
-                  ? colog__for_decode32(p, len, n, r->dec, &base, &maxoff)
-                  : colog__for_decode(p, len, n, r->dec, &base, &maxoff);
+    int bad = domain_of(r->type) == DOM_CODE ? colog__for_decode32(p, len, n, dec, &base, &maxoff)
+                                             : colog__for_decode(p, len, n, dec, &base, &maxoff);
     if (bad < 0)
         return blk_corrupt(r, b, "malformed frame-of-reference encoding");
     if (base != e->min || base + maxoff != e->max)
         return blk_corrupt(r, b, "values do not match the zone map");
     if (domain_of(r->type) == DOM_CODE)
-        out->v.code = r->dec;
+        out->v.code = dec;
     else if (domain_of(r->type) == DOM_I64)
-        out->v.i64 = r->dec;
+        out->v.i64 = dec;
     else
-        out->v.u64 = r->dec;
+        out->v.u64 = dec;
     return 0;
 }
 
-int colog__colr_read(colog_colr_t *r, uint32_t b, colog_block_t *out)
+/* Make buf ready for block b: room for the block as stored and its values. */
+static int prepare(const colog_colr_t *r, uint32_t b, colog_rbuf_t *buf)
 {
     if (b >= r->nblocks)
         return colog_seterr(COLOG_EINVAL, "%s: block %u out of range (%u blocks)", r->display, b,
                             r->nblocks);
     const struct blkent *e = &r->ents[b];
-    if (!r->dec && !(r->dec = malloc(COLOG_BLOCK_ROWS * sizeof(uint64_t))))
+    size_t decneed = (size_t)e->nrows * sizeof(uint64_t);
+    if (buf->deccap < decneed) {
+        free(buf->dec);
+        buf->deccap = 0;
+        if ((buf->dec = malloc(decneed)) == NULL)
+            return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
+        buf->deccap = decneed;
+    }
+    if (reserve(&buf->cbuf, &buf->ccap, e->len) < 0)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
-    if (reserve(&r->cbuf, &r->ccap, e->len) < 0)
-        return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
-    char what[32];
-    snprintf(what, sizeof what, "block %u", b);
-    int rc = r_pread(r, r->cbuf, e->len, e->off, what);
+    return 0;
+}
+
+/* Verify, decompress and decode block b, whose stored bytes are in buf->cbuf,
+ * into buf; *out is written only on success. */
+static int decode_block(const colog_colr_t *r, uint32_t b, colog_rbuf_t *buf, colog_block_t *out)
+{
+    const struct blkent *e = &r->ents[b];
+    int rc = check_block_header(r, b, e, buf->cbuf);
     if (rc < 0)
         return rc;
-    rc = check_block_header(r, b, e);
-    if (rc < 0)
-        return rc;
-    size_t rawneed = colog__get_u32(r->cbuf + 16);
-    if (reserve(&r->raw, &r->rawcap, rawneed) < 0)
+    size_t rawneed = colog__get_u32(buf->cbuf + 16);
+    if (reserve(&buf->raw, &buf->rawcap, rawneed) < 0)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
-    int k = LZ4_decompress_safe((const char *)r->cbuf + BLK_HDR_SIZE, (char *)r->raw,
+    int k = LZ4_decompress_safe((const char *)buf->cbuf + BLK_HDR_SIZE, (char *)buf->raw,
                                 (int)(e->len - BLK_HDR_SIZE), (int)rawneed);
     if (k < 0 || (size_t)k != rawneed)
         return blk_corrupt(r, b, "decompression failed");
@@ -994,18 +1040,121 @@ int colog__colr_read(colog_colr_t *r, uint32_t b, colog_block_t *out)
         voff = (n + 7) / 8;
         if (rawneed < voff)
             return blk_corrupt(r, b, "bad payload length");
-        valid = r->raw;
+        valid = buf->raw;
         if (popcount_bits(valid, n) != e->nvalid)
             return blk_corrupt(r, b, "valid bitset does not match the footer");
         if ((n & 7) && (valid[n >> 3] >> (n & 7)) != 0)
             return blk_corrupt(r, b, "valid bitset padding not zero");
     }
     colog_block_t blk = {.type = r->type, .n = n, .valid = valid};
-    rc = decode_values(r, b, e, r->cbuf[12], r->raw + voff, rawneed - voff, &blk);
+    rc = decode_values(r, b, e, buf->cbuf[12], buf->raw + voff, rawneed - voff, buf->dec, &blk);
     if (rc < 0)
         return rc;
     *out = blk;
     return 0;
+}
+
+/* The message of a failed read of block b (rc from colog__pread_all or
+ * colog__ioq_run). */
+static int block_io_err(const colog_colr_t *r, uint32_t b, int rc)
+{
+    char what[32];
+    snprintf(what, sizeof what, "block %u", b);
+    return io_err(r, rc, what);
+}
+
+int colog__colr_read_buf(const colog_colr_t *r, uint32_t b, colog_rbuf_t *buf, colog_block_t *out)
+{
+    if (r == NULL || buf == NULL || out == NULL)
+        return colog_seterr(COLOG_EINVAL, "column read: NULL reader, buffer or output");
+    int rc = prepare(r, b, buf);
+    if (rc < 0)
+        return rc;
+    const struct blkent *e = &r->ents[b];
+    rc = colog__pread_all(r->fd, buf->cbuf, e->len, e->off);
+    if (rc < 0)
+        return block_io_err(r, b, rc);
+    return decode_block(r, b, buf, out);
+}
+
+int colog__colr_read(colog_colr_t *r, uint32_t b, colog_block_t *out)
+{
+    return colog__colr_read_buf(r, b, &r->own, out);
+}
+
+int colog__colr_read_many(colog_creq_t *reqs, size_t n, colog_ioq_t *q)
+{
+    if (n == 0)
+        return 0;
+    if (reqs == NULL || q == NULL)
+        return colog_seterr(COLOG_EINVAL, "column read_many: NULL requests or queue");
+    if (n > SIZE_MAX / (sizeof(colog_iop_t) + sizeof(colog_block_t)))
+        return colog_seterr(COLOG_ENOMEM, "column read_many: %zu requests: out of memory", n);
+    int rc;
+    size_t nbusy = 0, at = SIZE_MAX;
+    colog_iop_t *ops = malloc(n * sizeof *ops);
+    colog_block_t *blks = malloc(n * sizeof *blks);
+    if (ops == NULL || blks == NULL) {
+        rc = colog_seterr(COLOG_ENOMEM, "column read_many: %zu requests: out of memory", n);
+        goto out_free;
+    }
+    for (size_t i = 0; i < n; i++) {
+        colog_creq_t *rq = &reqs[i];
+        if (rq->r == NULL || rq->buf == NULL || rq->out == NULL) {
+            rc = colog_seterr(COLOG_EINVAL,
+                              "column read_many: request %zu: NULL reader, buffer "
+                              "or output",
+                              i);
+            goto out_unbusy;
+        }
+        if (rq->buf->busy) {
+            rc = colog_seterr(COLOG_EINVAL,
+                              "column read_many: request %zu: buffer already used "
+                              "by an earlier request of the batch",
+                              i);
+            goto out_unbusy;
+        }
+        rc = prepare(rq->r, rq->b, rq->buf);
+        if (rc < 0)
+            goto out_unbusy;
+        rq->buf->busy = true;
+        nbusy = i + 1;
+        const struct blkent *e = &rq->r->ents[rq->b];
+        ops[i] = (colog_iop_t){.fd = rq->r->fd, .off = e->off, .len = e->len, .dst = rq->buf->cbuf};
+    }
+    rc = colog__ioq_run(q, ops, n, &at);
+    if (rc < 0) {
+        if (at < n)
+            block_io_err(reqs[at].r, reqs[at].b, rc);
+        goto out_unbusy;
+    }
+    for (size_t i = 0; i < n; i++) {
+        rc = decode_block(reqs[i].r, reqs[i].b, reqs[i].buf, &blks[i]);
+        if (rc < 0)
+            goto out_unbusy;
+    }
+    for (size_t i = 0; i < n; i++)
+        *reqs[i].out = blks[i];
+out_unbusy:
+    for (size_t i = 0; i < nbusy; i++)
+        reqs[i].buf->busy = false;
+out_free:
+    free(blks);
+    free(ops);
+    return rc;
+}
+
+colog_rbuf_t *colog_rbuf_new(void)
+{
+    return calloc(1, sizeof(colog_rbuf_t));
+}
+
+void colog_rbuf_free(colog_rbuf_t *b)
+{
+    if (b == NULL)
+        return;
+    rbuf_clear(b);
+    free(b);
 }
 
 void colog__colr_close(colog_colr_t *r)

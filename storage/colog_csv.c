@@ -223,7 +223,7 @@ static void locate(const uint8_t *rs, const uint8_t *x, uint32_t *dline, uint32_
     do {                                                                                           \
         if (err == NULL) {                                                                         \
             err = (text);                                                                          \
-            ecol = (uint32_t)((at) - ls + 1);                                                      \
+            ecol = (uint32_t)((at)-ls + 1);                                                        \
             edl = dl;                                                                              \
         }                                                                                          \
     } while (0)
@@ -293,7 +293,7 @@ static int parse_record(colog_csv_t *r, colog_csvrec_t *rec)
                     if (q + 1 == end && !eof)
                         return REC_NEED; /* "" or a closing quote? */
                     if (q[1] != '"')
-                        break; /* closing quote */
+                        break;                        /* closing quote */
                     size_t k = (size_t)(q + 1 - seg); /* keep one quote */
                     if (out == NULL)
                         out = sc;
@@ -478,8 +478,7 @@ int colog__csv_next(colog_csv_t *r, colog_csvrec_t *rec)
 
 /* ---------------------------------------------------------------- header */
 
-int colog__csv_header(const colog_schema_t *s, const colog_csvrec_t *hdr, const char *src,
-                      int *map)
+int colog__csv_header(const colog_schema_t *s, const colog_csvrec_t *hdr, const char *src, int *map)
 {
     char shown[COLOG_SHOW_MAX * 4 + 8];
     int first[COLOG_MAX_COLS]; /* field of each column, or -1 */
@@ -579,6 +578,7 @@ int colog__csv_ingest(colog_ingest_t *ing, FILE *f, const char *src)
                 goto out_free;
             colog__ingest_reject(ing, src, rec.line + fd->dline, fd->col, "%s",
                                  colog__ingest_why(ing));
+            rc = 0;
             break;
         }
         if (j < nf)

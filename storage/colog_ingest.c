@@ -8,8 +8,12 @@
  * numbers and are converted at once into column arrays, so a batch costs a few
  * bytes per value whatever the text looked like: u8..u32 at their own width,
  * time / i64 / u64 / f64 at 8 bytes, ip and string columns as 4-byte codes into
- * a per-batch intern table (open addressing, linear probing, XXH3 hashes;
- * strings live in one arena shared by all columns, ips in an array). A flush
+ * a per-batch intern table (open addressing, linear probing, XXH3 hashes, load
+ * <= 3/4; strings live in one arena shared by all columns, ips in an array, and
+ * an IPv4 address sits whole in its slot, so the common lookup touches one cache
+ * line). The rules of the text (what parses as what) are colog__value_parse's,
+ * and the "1 day ahead of the clock" limit is taken from the clock (or
+ * opts.now_us) at each colog_ingest_file. A flush
  * sorts the rows by time (LSD radix sort of (time - min, row) pairs, stable, or
  * nothing at all when the input is already in order), cuts the sorted rows into
  * UTC days and, for each day, gives the part sink each column in schema order:
@@ -18,8 +22,8 @@
  *
  * Invariants:
  *  1. Rows [0, n) are accepted rows. For each of them and each column, bit r of
- *     valid[] is set iff the value is present, and a present value is converted
- *     and in range for its type (codes < that column's intern n).
+ *     valid[] is set iff the value is present; a present value is converted and
+ *     in range for its type (codes < that column's intern n), an absent one is 0.
  *  2. Slot n is scratch: a row in assembly writes there, and a rejected row is
  *     forgotten by not advancing n (its interned strings stay in the tables,
  *     unused; a day's dictionary holds only the codes its rows use).
@@ -48,8 +52,9 @@
 #define DEFAULT_BATCH_ROWS ((size_t)1 << 20)
 #define FIRST_ALLOC 65536u
 #define FIRST_SLOTS 1024u
-/* Bytes of intern tables per entry (slots at <= 1/2 load + the entry). */
-#define ENTRY_COST 32u
+/* Bytes of intern tables per entry, at worst: slots at >= 3/8 load (8 / (3/8)
+ * = 21.3 bytes) + the entry (8 or 16 bytes). */
+#define ENTRY_COST 40u
 
 typedef struct strent {
     uint32_t off, len; /* arena[off .. off + len) */
@@ -57,7 +62,7 @@ typedef struct strent {
 
 /* An intern table: value -> dense code (0, 1, ...) in order of first sight. */
 typedef struct intern {
-    uint64_t *slots; /* 0 = empty, else (hash >> 32) << 32 | (code + 1) */
+    uint64_t *slots; /* 0 = empty; see SLOT_HI below */
     uint32_t mask;   /* number of slots - 1 (a power of two minus one) */
     uint32_t n;      /* entries */
     uint32_t cap;    /* entries allocated */
@@ -67,11 +72,11 @@ typedef struct intern {
 
 typedef struct colbuf {
     colog_type_t type;
-    unsigned width;  /* bytes per value in vals */
-    bool has_null;   /* invariant 3 */
+    unsigned width; /* bytes per value in vals */
+    bool has_null;  /* invariant 3 */
     void *vals;
     uint8_t *valid;
-    intern_t *in;    /* ip and string columns */
+    intern_t *in; /* ip and string columns */
 } colbuf_t;
 
 /* The sink context of a real store. */
@@ -304,7 +309,7 @@ static uint64_t hash_ip(const colog_ip_t *ip)
     return XXH3_64bits(ip->b, sizeof ip->b);
 }
 
-static intern_t *intern_new(colog_type_t t)
+static intern_t *intern_new(void)
 {
     intern_t *in = calloc(1, sizeof *in);
     if (in == NULL)
@@ -315,7 +320,6 @@ static intern_t *intern_new(colog_type_t t)
         free(in);
         return NULL;
     }
-    (void)t;
     return in;
 }
 
@@ -335,6 +339,27 @@ static void intern_clear(intern_t *in)
     in->n = 0;
 }
 
+/*
+ * Slots are 64 bits: the low half is code + 1 (0 = empty), the high half a
+ * check. For strings and IPv6 the check is the hash's high 32 bits, confirmed
+ * against the entry. An IPv4 address fits the high half whole, so its slot
+ * holds the value itself (marked by SLOT_V4 in the low half) and a lookup needs
+ * no second memory access: most addresses are IPv4, and the entry array of a
+ * busy ip column is far out of cache.
+ */
+#define SLOT_HI 0xffffffff00000000ull
+#define SLOT_V4 0x80000000ull /* codes stay below 2^30 (intern_grow_entries) */
+
+static uint64_t ip_key(const colog_ip_t *ip, uint64_t h)
+{
+    if (colog_ip_is_v4(ip)) {
+        uint32_t a;
+        memcpy(&a, ip->b + 12, 4);
+        return (uint64_t)a << 32 | SLOT_V4;
+    }
+    return h & SLOT_HI;
+}
+
 /* Double the slots; rehash from the stored values. */
 static int intern_rehash(colog_ingest_t *ing, intern_t *in)
 {
@@ -347,12 +372,18 @@ static int intern_rehash(colog_ingest_t *ing, intern_t *in)
                             nslots);
     uint32_t mask = (uint32_t)(nslots - 1);
     for (uint32_t c = 0; c < in->n; c++) {
-        uint64_t h = in->str ? hash_str(ing->arena + in->str[c].off, in->str[c].len)
-                             : hash_ip(&in->ip[c]);
+        uint64_t h, key;
+        if (in->str) {
+            h = hash_str(ing->arena + in->str[c].off, in->str[c].len);
+            key = h & SLOT_HI;
+        } else {
+            h = hash_ip(&in->ip[c]);
+            key = ip_key(&in->ip[c], h);
+        }
         uint32_t i = (uint32_t)h & mask;
         while (slots[i] != 0)
             i = (i + 1) & mask;
-        slots[i] = (h & 0xffffffff00000000ull) | (c + 1u);
+        slots[i] = key | (c + 1u);
     }
     free(in->slots);
     in->slots = slots;
@@ -363,7 +394,7 @@ static int intern_rehash(colog_ingest_t *ing, intern_t *in)
 static int intern_grow_entries(intern_t *in, size_t esize, void **arr)
 {
     uint32_t cap = in->cap ? in->cap * 2 : 1024;
-    if (in->cap >= UINT32_MAX / 2)
+    if (in->cap >= (1u << 30))
         return colog_seterr(COLOG_ELIMIT, "ingest: too many distinct values in one batch");
     void *p = realloc(*arr, (size_t)cap * esize);
     if (p == NULL)
@@ -373,13 +404,14 @@ static int intern_grow_entries(intern_t *in, size_t esize, void **arr)
     return 0;
 }
 
-/* Add the slot for a new code at slot i, growing the table past half load. */
-static int intern_added(colog_ingest_t *ing, intern_t *in, uint32_t i, uint64_t h)
+/* Fill slot i for the new code (key: the slot's high half and flags), growing
+ * the table past half load. */
+static int intern_added(colog_ingest_t *ing, intern_t *in, uint32_t i, uint64_t key)
 {
-    in->slots[i] = (h & 0xffffffff00000000ull) | (in->n + 1u);
+    in->slots[i] = key | (in->n + 1u);
     in->n++;
     ing->entries++;
-    if ((size_t)in->n * 2 > (size_t)in->mask + 1)
+    if ((size_t)in->n * 4 > ((size_t)in->mask + 1) * 3) /* load <= 3/4 */
         return intern_rehash(ing, in);
     return 0;
 }
@@ -405,19 +437,48 @@ static int arena_reserve(colog_ingest_t *ing, size_t len)
     return 0;
 }
 
-static int intern_str(colog_ingest_t *ing, intern_t *in, const char *s, size_t len, uint32_t *code)
+/* a[0..n) == b[0..n) without a libc call for the short strings logs are full of. */
+static inline bool same_bytes(const char *a, const char *b, size_t n)
 {
-    uint64_t h = hash_str(s, len);
-    uint64_t tag = h & 0xffffffff00000000ull;
+    if (n >= 8 && n <= 16) {
+        uint64_t x0, x1, y0, y1;
+        memcpy(&x0, a, 8);
+        memcpy(&y0, b, 8);
+        memcpy(&x1, a + n - 8, 8);
+        memcpy(&y1, b + n - 8, 8);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x0, x1, y0, y1;
+        memcpy(&x0, a, 4);
+        memcpy(&y0, b, 4);
+        memcpy(&x1, a + n - 4, 4);
+        memcpy(&y1, b + n - 4, 4);
+        return ((x0 ^ y0) | (x1 ^ y1)) == 0;
+    }
+    if (n < 4) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return false;
+        return true;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+/* Code of s[0..len) (h = hash_str of it), adding it if new. */
+static int intern_str(colog_ingest_t *ing, intern_t *in, const char *s, size_t len, uint64_t h,
+                      uint32_t *code)
+{
+    uint64_t key = h & SLOT_HI;
     uint32_t i = (uint32_t)h & in->mask;
     for (;;) {
         uint64_t sl = in->slots[i];
         if (sl == 0)
             break;
-        if ((sl & 0xffffffff00000000ull) == tag) {
+        if ((sl & SLOT_HI) == key) {
             uint32_t c = (uint32_t)sl - 1;
             const strent_t *e = &in->str[c];
-            if (e->len == len && memcmp(ing->arena + e->off, s, len) == 0) {
+            if (e->len == len && same_bytes(ing->arena + e->off, s, len)) {
                 *code = c;
                 return 0;
             }
@@ -434,21 +495,24 @@ static int intern_str(colog_ingest_t *ing, intern_t *in, const char *s, size_t l
     in->str[in->n] = (strent_t){.off = (uint32_t)ing->arena_len, .len = (uint32_t)len};
     ing->arena_len += len;
     *code = in->n;
-    return intern_added(ing, in, i, h);
+    return intern_added(ing, in, i, key);
 }
 
-static int intern_ip(colog_ingest_t *ing, intern_t *in, const colog_ip_t *ip, uint32_t *code)
+/* Code of ip (h = hash_ip of it), adding it if new. */
+static int intern_ip(colog_ingest_t *ing, intern_t *in, const colog_ip_t *ip, uint64_t h,
+                     uint32_t *code)
 {
-    uint64_t h = hash_ip(ip);
-    uint64_t tag = h & 0xffffffff00000000ull;
+    uint64_t key = ip_key(ip, h);
+    const uint64_t check = SLOT_HI | SLOT_V4;
+    bool v4 = (key & SLOT_V4) != 0;
     uint32_t i = (uint32_t)h & in->mask;
     for (;;) {
         uint64_t sl = in->slots[i];
         if (sl == 0)
             break;
-        if ((sl & 0xffffffff00000000ull) == tag) {
-            uint32_t c = (uint32_t)sl - 1;
-            if (memcmp(in->ip[c].b, ip->b, 16) == 0) {
+        if ((sl & check) == key) {
+            uint32_t c = (uint32_t)(sl & ~check) - 1;
+            if (v4 || memcmp(in->ip[c].b, ip->b, 16) == 0) {
                 *code = c;
                 return 0;
             }
@@ -460,7 +524,7 @@ static int intern_ip(colog_ingest_t *ing, intern_t *in, const colog_ip_t *ip, ui
         return rc;
     in->ip[in->n] = *ip;
     *code = in->n;
-    return intern_added(ing, in, i, h);
+    return intern_added(ing, in, i, key);
 }
 
 /* ---------------------------------------------------------------- session */
@@ -527,7 +591,7 @@ int colog__ingest_new(const colog_schema_t *schema, const colog_ingest_opts_t *o
         cb->type = schema->cols[c].type;
         cb->width = type_width(cb->type);
         row_bytes += cb->width;
-        if (colog_type_is_dict(cb->type) && (cb->in = intern_new(cb->type)) == NULL)
+        if (colog_type_is_dict(cb->type) && (cb->in = intern_new()) == NULL)
             goto out_free;
     }
     /* Valid bits: ncols / 8 bytes a row, rounded up generously. */
@@ -677,7 +741,7 @@ int colog__row_put_text(colog_ingest_t *ing, unsigned col, const char *s, size_t
     colog_value_t v;
     int rc;
     if (cb->type == COLOG_T_STRING) {
-        rc = intern_str(ing, cb->in, s, len, &((uint32_t *)cb->vals)[r]);
+        rc = intern_str(ing, cb->in, s, len, hash_str(s, len), &((uint32_t *)cb->vals)[r]);
         if (rc < 0)
             return rc;
     } else {
@@ -688,7 +752,7 @@ int colog__row_put_text(colog_ingest_t *ing, unsigned col, const char *s, size_t
             return rc;
         }
         if (cb->type == COLOG_T_IP) {
-            rc = intern_ip(ing, cb->in, &v.ip, &((uint32_t *)cb->vals)[r]);
+            rc = intern_ip(ing, cb->in, &v.ip, hash_ip(&v.ip), &((uint32_t *)cb->vals)[r]);
             if (rc < 0)
                 return rc;
         } else {
@@ -990,7 +1054,6 @@ static int grow_u32(uint32_t **arr, size_t *cap, size_t need, uint32_t fill, boo
 typedef struct sortctx {
     const strent_t *str;
     const char *arena;
-    const colog_ip_t *ip;
 } sortctx_t;
 
 static int cmp_str_code(const void *a, const void *b, void *arg)
@@ -1004,17 +1067,33 @@ static int cmp_str_code(const void *a, const void *b, void *arg)
     return (x->len > y->len) - (x->len < y->len);
 }
 
-static int cmp_ip_code(const void *a, const void *b, void *arg)
+/* An ip as two big-endian halves, so that comparing (hi, lo) is colog_ip_cmp. */
+typedef struct ipkey {
+    uint64_t hi, lo;
+    uint32_t code;
+} ipkey_t;
+
+static uint64_t load_be64(const uint8_t *p)
 {
-    const sortctx_t *c = arg;
-    return colog_ip_cmp(&c->ip[*(const uint32_t *)a], &c->ip[*(const uint32_t *)b]);
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int cmp_ipkey(const void *a, const void *b)
+{
+    const ipkey_t *x = a, *y = b;
+    if (x->hi != y->hi)
+        return x->hi < y->hi ? -1 : 1;
+    return (x->lo > y->lo) - (x->lo < y->lo);
 }
 
 /* The day's dictionary of a dict column: the distinct codes of rows[0..m),
  * sorted by value, as a view into ing's scratch; remap[batch code] = day code.
  * Returns the number of distinct codes in *nd (for unmap_day_dict). */
-static int build_day_dict(colog_ingest_t *ing, const colbuf_t *cb, const uint32_t *rows,
-                          uint32_t m, colog_dictview_t *dv, uint32_t *nd_out)
+static int build_day_dict(colog_ingest_t *ing, const colbuf_t *cb, const uint32_t *rows, uint32_t m,
+                          colog_dictview_t *dv, uint32_t *nd_out)
 {
     intern_t *in = cb->in;
     int rc = grow_u32(&ing->remap, &ing->remap_cap, in->n, NONE, true);
@@ -1036,7 +1115,7 @@ static int build_day_dict(colog_ingest_t *ing, const colbuf_t *cb, const uint32_
     }
     *nd_out = nd;
 
-    sortctx_t sc = {.str = in->str, .arena = ing->arena, .ip = in->ip};
+    sortctx_t sc = {.str = in->str, .arena = ing->arena};
     memset(dv, 0, sizeof *dv);
     dv->type = cb->type;
     dv->n = nd;
@@ -1071,15 +1150,27 @@ static int build_day_dict(colog_ingest_t *ing, const colbuf_t *cb, const uint32_
         dv->offs = offs;
         dv->bytes = ing->dbytes;
     } else {
-        qsort_r(list, nd, sizeof *list, cmp_ip_code, &sc);
+        /* Sort flat keys rather than codes through the entries: no pointer
+         * chasing in the comparisons. */
+        ipkey_t *keys = malloc((nd ? nd : 1) * sizeof *keys);
         colog_ip_t *ips = realloc(ing->dips, (nd ? nd : 1) * sizeof *ips);
-        if (ips == NULL)
+        if (ips)
+            ing->dips = ips;
+        if (keys == NULL || ips == NULL) {
+            free(keys);
             return colog_seterr(COLOG_ENOMEM, "ingest: out of memory (day dictionary)");
-        ing->dips = ips;
-        for (uint32_t i = 0; i < nd; i++) {
-            ips[i] = in->ip[list[i]];
-            remap[list[i]] = i;
         }
+        for (uint32_t i = 0; i < nd; i++) {
+            const uint8_t *b = in->ip[list[i]].b;
+            keys[i] = (ipkey_t){.hi = load_be64(b), .lo = load_be64(b + 8), .code = list[i]};
+        }
+        qsort(keys, nd, sizeof *keys, cmp_ipkey);
+        for (uint32_t i = 0; i < nd; i++) {
+            list[i] = keys[i].code; /* unmap_day_dict walks list */
+            ips[i] = in->ip[keys[i].code];
+            remap[keys[i].code] = i;
+        }
+        free(keys);
         dv->ips = ips;
     }
     return 0;
@@ -1319,7 +1410,7 @@ int colog_ingest_begin(colog_store_t *st, const colog_ingest_opts_t *opts, colog
 {
     if (st == NULL || out == NULL)
         return colog_seterr(COLOG_EINVAL, "colog_ingest_begin: invalid argument");
-    colog_ingest_t *ing;
+    colog_ingest_t *ing = NULL;
     int rc = colog__ingest_new(colog_store_schema(st), opts, &pw_sink, NULL, &ing);
     if (rc < 0)
         return rc;

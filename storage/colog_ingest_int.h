@@ -100,7 +100,8 @@ typedef struct colog_partsink {
     int (*merge)(void *ctx, int32_t day, bool *merged);
 } colog_partsink_t;
 
-/* ---------------------------------------------------------------- ingest session (colog_ingest.c) */
+/* ---------------------------------------------------------------- ingest session (colog_ingest.c)
+ */
 
 /* Memory bounds of a batch: the row arrays (time, numbers, codes, valid bits) are
  * capped at COLOG_INGEST_ARRAY_MAX bytes, which lowers the effective batch_rows
@@ -157,7 +158,7 @@ bool colog__ingest_value(const colog_ingest_t *ing, size_t row, unsigned col, co
 
 /* One field of a record. p is borrowed: valid until the next colog__csv_next. */
 typedef struct colog_field {
-    const char *p;  /* content: unquoted and "" unescaped; not NUL-terminated */
+    const char *p; /* content: unquoted and "" unescaped; not NUL-terminated */
     uint32_t len;
     uint32_t col;   /* 1-based byte column of the field's first byte (its opening quote) */
     uint32_t dline; /* lines between the record's first line and the field's */
@@ -195,7 +196,8 @@ int colog__csv_header(const colog_schema_t *s, const colog_csvrec_t *hdr, const 
 /* Read all of f as CSV with a header into ing. See colog_ingest_file(). */
 int colog__csv_ingest(colog_ingest_t *ing, FILE *f, const char *src);
 
-/* ---------------------------------------------------------------- NDJSON reader (colog_ndjson.c) */
+/* ---------------------------------------------------------------- NDJSON reader (colog_ndjson.c)
+ */
 
 /* Read all of f as one JSON object a line into ing. See colog_ingest_file(). */
 int colog__ndjson_ingest(colog_ingest_t *ing, FILE *f, const char *src);

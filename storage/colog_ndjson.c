@@ -215,8 +215,8 @@ static const char *json_kind(const json_t *v)
 
 /* Put the object's members into a row. 0 = accepted, 1 = rejected (reported),
  * < 0 = failure. */
-static int put_object(colog_ingest_t *ing, const char *src, uint64_t lno, const char *s,
-                      size_t len, json_t *obj)
+static int put_object(colog_ingest_t *ing, const char *src, uint64_t lno, const char *s, size_t len,
+                      json_t *obj)
 {
     const colog_schema_t *sch = colog__ingest_schema(ing);
     const char *key;

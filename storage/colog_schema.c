@@ -23,7 +23,10 @@
 
 /* ---------------------------------------------------------------- built-ins */
 
-#define COL(n, t, ix) {.name = n, .type = COLOG_T_##t, .indexed = ix}
+#define COL(n, t, ix)                                                                              \
+    {                                                                                              \
+        .name = n, .type = COLOG_T_##t, .indexed = ix                                              \
+    }
 
 static const colog_schema_t firewall_schema = {
     .name = "firewall",
@@ -84,9 +87,12 @@ int colog_schema_find(const colog_schema_t *s, const char *name, size_t len)
 {
     if (s == NULL || name == NULL || len >= COLOG_NAME_MAX)
         return -1;
-    for (unsigned i = 0; i < s->ncols; i++)
-        if (strncmp(s->cols[i].name, name, len) == 0 && s->cols[i].name[len] == 0)
+    for (unsigned i = 0; i < s->ncols; i++) {
+        const char *cn = s->cols[i].name;
+        /* first byte first: most names differ there, and this runs per JSON key */
+        if (len > 0 && cn[0] == name[0] && cn[len] == 0 && memcmp(cn, name, len) == 0)
             return (int)i;
+    }
     return -1;
 }
 
@@ -174,8 +180,9 @@ static int parse_line(const char *fname, size_t lno, const token_t *tok, unsigne
     if (!name_chars_ok(name->p, name->len) || name->len >= COLOG_NAME_MAX) {
         colog__show(shown, sizeof shown, name->p, name->len);
         if (name_chars_ok(name->p, name->len))
-            return colog_seterr(COLOG_ESCHEMA, "%s:%zu:%zu: column name '%s' is longer than %d bytes",
-                                fname, lno, name->col, shown, COLOG_NAME_MAX - 1);
+            return colog_seterr(COLOG_ESCHEMA,
+                                "%s:%zu:%zu: column name '%s' is longer than %d bytes", fname, lno,
+                                name->col, shown, COLOG_NAME_MAX - 1);
         return colog_seterr(COLOG_ESCHEMA,
                             "%s:%zu:%zu: invalid column name '%s' (expected [a-z_][a-z0-9_]*)",
                             fname, lno, name->col, shown);
@@ -205,8 +212,8 @@ static int parse_line(const char *fname, size_t lno, const token_t *tok, unsigne
         goto bad_type;
     if (s->ncols == 0 && type != COLOG_T_TIME)
         return colog_seterr(COLOG_ESCHEMA,
-                            "%s:%zu:%zu: the first column must have type time ('%s' is %s)",
-                            fname, lno, ty->col, nm, tname);
+                            "%s:%zu:%zu: the first column must have type time ('%s' is %s)", fname,
+                            lno, ty->col, nm, tname);
 
     bool indexed = false;
     if (ntok >= 3) {
@@ -216,8 +223,9 @@ static int parse_line(const char *fname, size_t lno, const token_t *tok, unsigne
                                 fname, lno, tok[2].col, shown);
         }
         if (type == COLOG_T_F64 || type == COLOG_T_TIME)
-            return colog_seterr(COLOG_ESCHEMA, "%s:%zu:%zu: column '%s' of type %s cannot be indexed",
-                                fname, lno, tok[2].col, nm, tname);
+            return colog_seterr(COLOG_ESCHEMA,
+                                "%s:%zu:%zu: column '%s' of type %s cannot be indexed", fname, lno,
+                                tok[2].col, nm, tname);
         indexed = true;
     }
     if (ntok >= 4) {

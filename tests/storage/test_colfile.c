@@ -633,6 +633,49 @@ Test(colfile, zero_rows)
     colog__colr_close(r);
 }
 
+/* read_buf puts a block's arrays in the caller's buffer: a read into another
+ * buffer, or through colr_read, leaves them alone; one buffer serves files of
+ * other types and sizes (it grows); a failed read leaves *out untouched. */
+Test(colfile, read_buf_independent)
+{
+    uint32_t n = 2 * 65536 + 7;
+    uint64_t *v = malloc(n * sizeof *v);
+    for (uint32_t i = 0; i < n; i++)
+        v[i] = 3 * (uint64_t)i + 1;
+    write_col("u.col", COLOG_T_U64, v, NULL, n);
+    const uint32_t c[3] = {9, 0, 4};
+    write_col("s.col", COLOG_T_STRING, c, NULL, 3);
+    colog_colr_t *r = open_col("u.col", COLOG_T_U64), *s = open_col("s.col", COLOG_T_STRING);
+    colog_rbuf_t *a = colog_rbuf_new(), *b = colog_rbuf_new();
+    cr_assert(a && b);
+    colog_block_t ba, bb, bs, br;
+    cr_assert_eq(colog__colr_read_buf(s, 0, a, &bs), 0, "%s", colog_errmsg());
+    cr_assert_arr_eq(bs.v.code, c, sizeof c);
+    cr_assert_eq(colog__colr_read_buf(r, 0, a, &ba), 0, "%s", colog_errmsg()); /* grows */
+    cr_assert_eq(colog__colr_read_buf(r, 2, b, &bb), 0, "%s", colog_errmsg());
+    cr_assert_eq(colog__colr_read(r, 1, &br), 0, "%s", colog_errmsg());
+    cr_assert_eq(ba.n, 65536);
+    cr_assert_eq(bb.n, 7);
+    cr_assert_eq(br.n, 65536);
+    for (uint32_t i = 0; i < 65536; i++) {
+        cr_assert_eq(ba.v.u64[i], 3 * (uint64_t)i + 1);
+        cr_assert_eq(br.v.u64[i], 3 * (uint64_t)(65536 + i) + 1);
+    }
+    for (uint32_t i = 0; i < 7; i++)
+        cr_assert_eq(bb.v.u64[i], 3 * (uint64_t)(131072 + i) + 1);
+    colog_block_t keep = bb;
+    cr_assert_eq(colog__colr_read_buf(r, 3, b, &bb), COLOG_EINVAL);
+    cr_assert(strstr(colog_errmsg(), "u.col: block 3 out of range") != NULL, "%s", colog_errmsg());
+    cr_assert_arr_eq(&bb, &keep, sizeof bb);
+    cr_assert_eq(colog__colr_read_buf(NULL, 0, b, &bb), COLOG_EINVAL);
+    cr_assert_eq(colog__colr_read_buf(r, 0, NULL, &bb), COLOG_EINVAL);
+    colog_rbuf_free(a);
+    colog_rbuf_free(b);
+    colog__colr_close(r);
+    colog__colr_close(s);
+    free(v);
+}
+
 Test(colfile, hashes_of_file)
 {
     uint64_t v[100];

@@ -286,8 +286,7 @@ Test(schema, format_roundtrip)
         int n = colog_schema_format(s, buf, sizeof buf);
         cr_assert_gt(n, 0);
         colog_schema_t back;
-        cr_assert_eq(colog_schema_parse(buf, (size_t)n, names[i], &back), 0, "%s",
-                     colog_errmsg());
+        cr_assert_eq(colog_schema_parse(buf, (size_t)n, names[i], &back), 0, "%s", colog_errmsg());
         cr_assert_eq(back.ncols, s->ncols);
         cr_assert(memcmp(back.cols, s->cols, sizeof s->cols[0] * s->ncols) == 0);
         cr_assert_str_eq(back.name, names[i]);
