@@ -147,12 +147,12 @@ static int intern_cmp(const intern_t *t, uint64_t a, uint64_t b)
 /* ---------------------------------------------------------------- group table */
 
 typedef struct gtab {
-    uint32_t W;        /* words per key */
-    size_t cap, n;     /* slots, groups */
-    uint32_t *slot;    /* gid + 1 */
-    uint64_t *keys;    /* n * W */
-    uint64_t *hash;    /* per gid */
-    size_t kcap;       /* groups the keys array holds */
+    uint32_t W;     /* words per key */
+    size_t cap, n;  /* slots, groups */
+    uint32_t *slot; /* gid + 1 */
+    uint64_t *keys; /* n * W */
+    uint64_t *hash; /* per gid */
+    size_t kcap;    /* groups the keys array holds */
 } gtab_t;
 
 static int gtab_grow(gtab_t *g)
@@ -264,9 +264,9 @@ typedef struct aggst {
         uint64_t *u;
         int64_t *i;
         double *f;
-    } acc;               /* sum, min or max */
-    uint32_t *pbest;     /* dictionary min/max: best code of the current part */
-    pairset_t ps;        /* dcount */
+    } acc;           /* sum, min or max */
+    uint32_t *pbest; /* dictionary min/max: best code of the current part */
+    pairset_t ps;    /* dcount */
     bool overflow;
 } aggst_t;
 
@@ -284,14 +284,14 @@ struct colog_agg {
     /* Direct key -> gid + 1 map for one small-domain key. */
     uint32_t *direct;
     size_t direct_n;
-    int64_t null_gid;     /* gid of the all-null key for the direct path, -1 */
+    int64_t null_gid; /* gid of the all-null key for the direct path, -1 */
     /* Scratch for one block. */
     const uint32_t *sel; /* the scan's selection vector */
     uint32_t *gid;
     uint64_t *kw;
     const colog_dictview_t *dict[COLOG_MAX_COLS]; /* the current part's dictionaries */
-    bool direct_dict;   /* the direct map is over interned ids (grows with them) */
-    size_t mem_limit;   /* bytes the groups may use */
+    bool direct_dict; /* the direct map is over interned ids (grows with them) */
+    size_t mem_limit; /* bytes the groups may use */
 };
 
 static intern_t *intern_for(colog_agg_t *x, colog_type_t t)
@@ -355,7 +355,10 @@ static int key_words(colog_agg_t *x, colog_bctx_t *c, uint32_t k, uint32_t nsel)
     case Q_KEY_HOUR:
     case Q_KEY_DOW:
     case Q_KEY_DAY:
-        rc = colog__bctx_derived(c, key->kind == Q_KEY_HOUR ? 0 : key->kind == Q_KEY_DOW ? 1 : 2,
+        rc = colog__bctx_derived(c,
+                                 key->kind == Q_KEY_HOUR  ? 0
+                                 : key->kind == Q_KEY_DOW ? 1
+                                                          : 2,
                                  &dv);
         if (rc)
             return rc;
@@ -420,7 +423,6 @@ static size_t direct_domain(const colog_agg_t *x)
         return 65536;
     return 0;
 }
-
 
 /* Group ids of the selected rows of a block (x->gid). */
 static int block_gids(colog_agg_t *x, colog_bctx_t *c, uint32_t nsel)
@@ -507,7 +509,9 @@ static int agg_block(colog_agg_t *x, aggst_t *s, colog_bctx_t *c, uint32_t nsel)
                 s->overflow |= __builtin_add_overflow(s->acc.u[g], blk->v.u64[r], &s->acc.u[g]);
             break;
         case Q_AGG_AVG:
-            s->acc.f[g] += is_f ? blk->v.f64[r] : is_s ? (double)blk->v.i64[r] : (double)blk->v.u64[r];
+            s->acc.f[g] += is_f   ? blk->v.f64[r]
+                           : is_s ? (double)blk->v.i64[r]
+                                  : (double)blk->v.u64[r];
             break;
         case Q_AGG_MIN:
         case Q_AGG_MAX: {
@@ -707,7 +711,8 @@ int colog__agg_part(colog_agg_t *x, colog_part_t *p)
     const colog_query_t *q = x->q;
     uint64_t dictcols = 0;
     for (uint32_t k = 0; k < q->nkeys; k++)
-        if (q->keys[k].kind == Q_KEY_COL && colog_type_is_dict(x->schema->cols[q->keys[k].col].type))
+        if (q->keys[k].kind == Q_KEY_COL &&
+            colog_type_is_dict(x->schema->cols[q->keys[k].col].type))
             dictcols |= (uint64_t)1 << q->keys[k].col;
     for (uint32_t k = 0; k < q->naggs; k++)
         if (agg_is_dict(x, &x->agg[k]))
@@ -780,9 +785,7 @@ int colog__agg_add_key_count(colog_agg_t *x, colog_part_t *p, uint64_t key, uint
         if (id < 0)
             return colog_seterr(COLOG_ENOMEM, "out of memory");
         w[0] = (uint64_t)id;
-    } else if (t == COLOG_T_I64) {
-        w[0] = key ^ ((uint64_t)1 << 63); /* index keys flip the sign bit */
-    }
+    } /* integer keys are the values' bits, like the key words */
     int64_t g = gtab_get(&x->g, w);
     if (g < 0 || ensure_groups(x))
         return colog_seterr(COLOG_ENOMEM, "out of memory for groups");
@@ -974,8 +977,8 @@ int colog__agg_result(colog_agg_t *x, colog_rset_t *r)
         } else {
             snprintf(c->name, sizeof c->name, "%s", a->name);
             c->vt = a->vt;
-            c->is_signed = a->kind == Q_AGG_SUM && (x->agg[k].ctype == COLOG_T_I64 ||
-                                                    x->agg[k].ctype == COLOG_T_TIME);
+            c->is_signed = a->kind == Q_AGG_SUM &&
+                           (x->agg[k].ctype == COLOG_T_I64 || x->agg[k].ctype == COLOG_T_TIME);
             if (a->kind == Q_AGG_SUM && x->agg[k].ctype == COLOG_T_F64)
                 c->vt = Q_VT_FLOAT;
         }
@@ -1067,4 +1070,3 @@ out:
         free(dc[k]);
     return rc;
 }
-

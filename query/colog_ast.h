@@ -55,10 +55,10 @@ typedef struct colog_q_lit {
     double f;
     const char *s; /* Q_LIT_STR: unescaped bytes (arena), not NUL-terminated */
     uint32_t slen;
-    colog_ip_t ip;   /* Q_LIT_IP, Q_LIT_CIDR (network address, host bits zero) */
-    uint8_t prefix;  /* Q_LIT_CIDR: prefix length in IPv6 terms (IPv4 /8 -> 104) */
-    int64_t t_us;    /* Q_LIT_TIME */
-    int32_t day;     /* Q_LIT_DAY */
+    colog_ip_t ip;     /* Q_LIT_IP, Q_LIT_CIDR (network address, host bits zero) */
+    uint8_t prefix;    /* Q_LIT_CIDR: prefix length in IPv6 terms (IPv4 /8 -> 104) */
+    int64_t t_us;      /* Q_LIT_TIME */
+    int32_t day;       /* Q_LIT_DAY */
     uint32_t pos, len; /* where in the query text */
 } colog_q_lit_t;
 
@@ -71,8 +71,8 @@ typedef enum colog_q_opdk {
 
 typedef struct colog_q_operand {
     colog_q_opdk_t kind;
-    int col;          /* see invariant 1 */
-    colog_q_vt_t vt;  /* domain of the operand */
+    int col;         /* see invariant 1 */
+    colog_q_vt_t vt; /* domain of the operand */
     uint32_t pos, len;
 } colog_q_operand_t;
 
@@ -119,9 +119,9 @@ typedef enum colog_q_aggk {
 
 typedef struct colog_q_agg {
     colog_q_aggk_t kind;
-    int col;         /* schema column; -1 for count() */
-    colog_q_vt_t vt; /* output domain: count/dcount INT, avg FLOAT, sum INT or FLOAT,
-                        min/max the column's domain */
+    int col;                       /* schema column; -1 for count() */
+    colog_q_vt_t vt;               /* output domain: count/dcount INT, avg FLOAT, sum INT or FLOAT,
+                                      min/max the column's domain */
     char name[COLOG_NAME_MAX + 8]; /* output name ("count", "sum_bytes_out", or `as`) */
 } colog_q_agg_t;
 
@@ -135,9 +135,9 @@ typedef enum colog_q_keyk {
 
 typedef struct colog_q_key {
     colog_q_keyk_t kind;
-    int col;          /* schema column (0 for time keys) */
-    int64_t bin_us;   /* Q_KEY_BIN: bucket width, > 0 */
-    colog_q_vt_t vt;  /* column's domain; HOUR/DOW INT; DAY DAY; BIN TIME */
+    int col;         /* schema column (0 for time keys) */
+    int64_t bin_us;  /* Q_KEY_BIN: bucket width, > 0 */
+    colog_q_vt_t vt; /* column's domain; HOUR/DOW INT; DAY DAY; BIN TIME */
     char name[COLOG_NAME_MAX + 8];
 } colog_q_key_t;
 
@@ -146,7 +146,7 @@ typedef struct colog_q_key {
 #define COLOG_Q_MAX_FIELDS COLOG_MAX_COLS
 
 typedef struct colog_q_sortkey {
-    int col;   /* output column index (after stats) or schema column (raw) */
+    int col; /* output column index (after stats) or schema column (raw) */
     bool desc;
 } colog_q_sortkey_t;
 

@@ -139,14 +139,14 @@ typedef struct rawx {
     colog_rset_t day;  /* this day's rows: the fields, then ts (hidden) */
     colog_rset_t *all; /* rows kept for sort/top/bottom, or NULL to stream */
     colog_out_t *out;
-    uint64_t limit;    /* stream: stop after this many rows */
+    uint64_t limit; /* stream: stop after this many rows */
     uint64_t emitted;
-    uint32_t nf;       /* fields printed: the first nf columns */
-    uint32_t ncol;     /* columns held: fields, ts, then columns stages rank on */
+    uint32_t nf;   /* fields printed: the first nf columns */
+    uint32_t ncol; /* columns held: fields, ts, then columns stages rank on */
     int field[2 * COLOG_MAX_COLS + 1];
     int pos[COLOG_MAX_COLS]; /* schema column -> held column (first), -1 */
-    bool one_part;     /* the day has one part: rows are in time order already */
-    bool explain;      /* count only */
+    bool one_part;           /* the day has one part: rows are in time order already */
+    bool explain;            /* count only */
 } rawx_t;
 
 static int raw_flush(rawx_t *x, bool *stop);
@@ -263,8 +263,8 @@ typedef struct pinfo {
     bool ix_done, exact;
     roaring_bitmap_t *ix; /* candidate rows, NULL: no index helped */
     uint32_t nindexed;
-    bool in_time;   /* the part lies inside range / last */
-    bool key_fast;  /* count() by one indexed column, answered from its index */
+    bool in_time;  /* the part lies inside range / last */
+    bool key_fast; /* count() by one indexed column, answered from its index */
 } pinfo_t;
 
 typedef struct task {
@@ -646,8 +646,7 @@ static void explain(FILE *f, const runner_t *R, const xstats_t *xs, const char *
     fprintf(f, "  days:   %zu of %llu read (range / ts bounds)\n", R->nsnaps,
             (unsigned long long)R->days_total);
     fprintf(f, "  parts:  %zu of %llu read (%llu skipped by their time range)\n", R->nparts,
-            (unsigned long long)R->parts_total,
-            (unsigned long long)(R->parts_total - R->nparts));
+            (unsigned long long)R->parts_total, (unsigned long long)(R->parts_total - R->nparts));
     fprintf(f, "  index:  %s; used in %llu parts (%llu exact: no predicate column read)\n",
             R->opts->no_index ? "disabled (--no-index)" : "enabled", (unsigned long long)nix,
             (unsigned long long)exact);
@@ -667,8 +666,7 @@ static void explain(FILE *f, const runner_t *R, const xstats_t *xs, const char *
     }
     fprintf(f, "  groups from bitmaps alone: %llu parts\n",
             (unsigned long long)xs->parts_index_grouped);
-    fprintf(f, "execution (%u thread%s, %s reads)\n", R->nthreads, R->nthreads == 1 ? "" : "s",
-            io);
+    fprintf(f, "execution (%u thread%s, %s reads)\n", R->nthreads, R->nthreads == 1 ? "" : "s", io);
     fprintf(f, "  blocks: %llu in the parts read\n", (unsigned long long)xs->blocks_total);
     fprintf(f, "    %llu skipped by zone maps (no decompression)\n",
             (unsigned long long)xs->blocks_zone);
@@ -735,8 +733,7 @@ out:
     free(W);
     return rc;
 }
-static int exec_raw(runner_t *R, const colog_run_opts_t *opts, xstats_t *xs, char *io,
-                    size_t iocap)
+static int exec_raw(runner_t *R, const colog_run_opts_t *opts, xstats_t *xs, char *io, size_t iocap)
 {
     colog_query_t *q = R->q;
     rawx_t x;

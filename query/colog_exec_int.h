@@ -67,8 +67,7 @@ colog_rcol_t colog__col_desc(const colog_schema_t *s, int col, const char *name)
 /* Stable sort of the rows by columns cols[0..nk) (desc per column). */
 int colog__rset_sort(colog_rset_t *r, uint32_t nk, const int *cols, const bool *desc);
 /* Keep the first n rows in that order (heap selection, then a sort of those n). */
-int colog__rset_topn(colog_rset_t *r, uint32_t nk, const int *cols, const bool *desc,
-                     uint64_t n);
+int colog__rset_topn(colog_rset_t *r, uint32_t nk, const int *cols, const bool *desc, uint64_t n);
 /* Apply q's result stages in order. colmap maps the stages' column numbers to
  * result columns (NULL: the same); top/bottom break ties by the columns tie[]. */
 int colog__apply_stages(colog_query_t *q, colog_rset_t *r, const int *colmap, int ntie,

@@ -32,8 +32,8 @@ struct colog_out {
 };
 
 /* Text of a value (not for strings, which are written as they are). */
-static size_t val_text(const colog_out_t *o, const colog_rcol_t *c, const colog_val_t *v,
-                       char *buf, size_t cap)
+static size_t val_text(const colog_out_t *o, const colog_rcol_t *c, const colog_val_t *v, char *buf,
+                       size_t cap)
 {
     buf[0] = 0;
     if (v->null)

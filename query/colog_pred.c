@@ -1028,13 +1028,17 @@ static void ixr_free(ixr_t *r)
     r->t = r->f = NULL;
 }
 
-/* OR of the bitmaps of index keys in [lo, hi] into dst. */
-static int ix_or_keys(colog_part_t *p, unsigned col, uint64_t lo, uint64_t hi,
+/* OR of the bitmaps of index keys in [lo, hi] into dst. Keys of i64 columns are
+ * the values' bits ordered as signed (colog_index.c), so their top is INT64_MAX. */
+static int ix_or_keys(colog_part_t *p, unsigned col, bool is_signed, uint64_t lo, uint64_t hi,
                       roaring_bitmap_t *dst)
 {
+    uint64_t top = is_signed ? (uint64_t)INT64_MAX : UINT64_MAX;
     uint32_t i = colog_part_index_lower(p, col, lo);
     uint32_t j =
-        hi == UINT64_MAX ? colog_part_index_nkeys(p, col) : colog_part_index_lower(p, col, hi + 1);
+        hi == top ? colog_part_index_nkeys(p, col) : colog_part_index_lower(p, col, hi + 1);
+    if (j < i)
+        j = i;
     return colog_part_index_rows(p, col, i, j, dst);
 }
 
@@ -1049,12 +1053,7 @@ static int ix_present(colog_part_t *p, unsigned col, roaring_bitmap_t *dst)
             roaring_bitmap_add_range_closed(dst, 0, (uint32_t)(sum - 1));
         return 0;
     }
-    return ix_or_keys(p, col, 0, UINT64_MAX, dst);
-}
-
-static uint64_t i64_key(int64_t v)
-{
-    return (uint64_t)v ^ ((uint64_t)1 << 63);
+    return colog_part_index_rows(p, col, 0, colog_part_index_nkeys(p, col), dst);
 }
 
 /* The index keys a compiled leaf matches, OR-ed into m. -1: not indexable. */
@@ -1070,24 +1069,24 @@ static int leaf_rows(const pnode_t *n, colog_part_t *p, const colog_schema_t *sc
     switch (n->lk) {
     case LK_CONST:
         if (n->cval)
-            rc = ix_or_keys(p, col, 0, UINT64_MAX, m);
+            rc = colog_part_index_rows(p, col, 0, colog_part_index_nkeys(p, col), m);
         break;
     case LK_URANGE:
-        rc = ix_or_keys(p, col, n->ulo, n->uhi, m);
+        rc = ix_or_keys(p, col, false, n->ulo, n->uhi, m);
         break;
     case LK_IRANGE:
-        rc = ix_or_keys(p, col, i64_key(n->ilo), i64_key(n->ihi), m);
+        rc = ix_or_keys(p, col, true, (uint64_t)n->ilo, (uint64_t)n->ihi, m);
         break;
     case LK_USET:
         for (uint32_t k = 0; k < n->nset && rc == 0; k++)
-            rc = ix_or_keys(p, col, n->uset[k], n->uset[k], m);
+            rc = ix_or_keys(p, col, false, n->uset[k], n->uset[k], m);
         break;
     case LK_ISET:
         for (uint32_t k = 0; k < n->nset && rc == 0; k++)
-            rc = ix_or_keys(p, col, i64_key(n->iset[k]), i64_key(n->iset[k]), m);
+            rc = ix_or_keys(p, col, true, (uint64_t)n->iset[k], (uint64_t)n->iset[k], m);
         break;
     case LK_CRANGE:
-        rc = ix_or_keys(p, col, n->clo, n->chi, m);
+        rc = ix_or_keys(p, col, false, n->clo, n->chi, m);
         break;
     case LK_CMASK:
         for (uint32_t c = 0; c < n->cn && rc == 0; c++) {
@@ -1096,7 +1095,7 @@ static int leaf_rows(const pnode_t *n, colog_part_t *p, const colog_schema_t *sc
             uint32_t e = c;
             while (e + 1 < n->cn && n->cmask[e + 1])
                 e++;
-            rc = ix_or_keys(p, col, c, e, m);
+            rc = ix_or_keys(p, col, false, c, e, m);
             c = e;
         }
         break;

@@ -14,17 +14,17 @@ typedef struct colog_bctx {
     colog_part_t *part;
     colog_tz_t *tz;
     uint32_t b, n;
-    uint64_t have;                       /* bit c: blk[c] decoded for block b */
+    uint64_t have; /* bit c: blk[c] decoded for block b */
     colog_block_t blk[COLOG_MAX_COLS];
-    uint8_t *vbytes[COLOG_MAX_COLS];      /* validity as one byte a row (NULL: all valid) */
+    uint8_t *vbytes[COLOG_MAX_COLS]; /* validity as one byte a row (NULL: all valid) */
     uint64_t have_vbytes;
-    int64_t *derived[3];                 /* hour, dow, day of each row */
+    int64_t *derived[3]; /* hour, dow, day of each row */
     bool have_derived[3];
-    int64_t *local_us;                   /* ts + zone offset, µs */
+    int64_t *local_us; /* ts + zone offset, µs */
     bool have_local;
-    colog_rbuf_t *rbuf[COLOG_MAX_COLS];  /* this context's decode buffers */
-    colog_ioq_t *ioq;                    /* batched reads (borrowed; may be NULL) */
-    uint64_t ndecoded[COLOG_MAX_COLS];   /* blocks decoded, per column (for --explain) */
+    colog_rbuf_t *rbuf[COLOG_MAX_COLS]; /* this context's decode buffers */
+    colog_ioq_t *ioq;                   /* batched reads (borrowed; may be NULL) */
+    uint64_t ndecoded[COLOG_MAX_COLS];  /* blocks decoded, per column (for --explain) */
 } colog_bctx_t;
 
 int colog__bctx_init(colog_bctx_t *c, colog_tz_t *tz);

@@ -432,8 +432,7 @@ static int row_eval(const colog_q_expr_t *e, const colog_rset_t *r, const colog_
                memcmp(v->v.s.p, e->lits[0].s, e->lits[0].slen) == 0;
     case Q_EX_ENDS:
         return v->v.s.len >= e->lits[0].slen &&
-               memcmp(v->v.s.p + v->v.s.len - e->lits[0].slen, e->lits[0].s,
-                      e->lits[0].slen) == 0;
+               memcmp(v->v.s.p + v->v.s.len - e->lits[0].slen, e->lits[0].s, e->lits[0].slen) == 0;
     case Q_EX_AND:
     case Q_EX_OR:
     case Q_EX_NOT:

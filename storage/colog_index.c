@@ -82,10 +82,6 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-/* TODO(lead): move to the magic list in colog_storage_int.h. */
-#ifndef COLOG_IDX_MAGIC
-#define COLOG_IDX_MAGIC 0x58444943u /* "CIDX" index file header and trailer */
-#endif
 
 #define HDR_SIZE 32
 #define ENT_SIZE 32

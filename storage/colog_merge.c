@@ -30,8 +30,8 @@
 
 typedef struct cursor {
     colog_part_t *p;
-    uint32_t b;    /* next block to read */
-    uint32_t pos;  /* position in the current block */
+    uint32_t b;   /* next block to read */
+    uint32_t pos; /* position in the current block */
     colog_block_t blk;
     bool loaded;
 } cursor_t;
@@ -48,8 +48,7 @@ static int cursor_next_block(cursor_t *c, unsigned col)
 }
 
 /* Step 1: merge the time columns. */
-static int merge_times(colog_part_t **parts, size_t np, uint64_t total, int64_t *ts,
-                       uint16_t *src)
+static int merge_times(colog_part_t **parts, size_t np, uint64_t total, int64_t *ts, uint16_t *src)
 {
     cursor_t *cur = calloc(np, sizeof *cur);
     if (cur == NULL)
@@ -123,8 +122,7 @@ static void mdict_free(mdict_t *m, size_t np)
     memset(m, 0, sizeof *m);
 }
 
-static int mdict_build(mdict_t *m, colog_part_t **parts, size_t np, unsigned col,
-                       colog_type_t type)
+static int mdict_build(mdict_t *m, colog_part_t **parts, size_t np, unsigned col, colog_type_t type)
 {
     const colog_dictview_t **d = calloc(np, sizeof *d);
     uint32_t *pos = calloc(np, sizeof *pos);
@@ -252,7 +250,7 @@ static int merge_column(colog_pw_t *pw, colog_part_t **parts, size_t np, unsigne
             }
             uint32_t i = c->pos++;
             if (!colog_valid(c->blk.valid, i)) {
-                valid[k >> 3] &= (uint8_t)~(1u << (k & 7));
+                valid[k >> 3] &= (uint8_t) ~(1u << (k & 7));
                 any_null = true;
                 if (dict)
                     codes[k] = 0;

@@ -112,8 +112,7 @@ static int open_column(colog_part_t *p, int pfd, unsigned c)
         snprintf(fname, sizeof fname, "%s.idx", col->name);
         snprintf(disp, sizeof disp, "%s/%s", p->display, fname);
         if (man_file(&p->man, fname) == NULL)
-            return colog_seterr(COLOG_ECORRUPT, "%s/manifest: no entry for %s", p->display,
-                                fname);
+            return colog_seterr(COLOG_ECORRUPT, "%s/manifest: no entry for %s", p->display, fname);
         rc = colog__idxr_open(&p->idx[c], pfd, fname, col->type, p->man.nrows, disp);
         if (rc)
             return rc;
@@ -122,8 +121,7 @@ static int open_column(colog_part_t *p, int pfd, unsigned c)
         snprintf(fname, sizeof fname, "%s.dict", col->name);
         snprintf(disp, sizeof disp, "%s/%s", p->display, fname);
         if (man_file(&p->man, fname) == NULL)
-            return colog_seterr(COLOG_ECORRUPT, "%s/manifest: no entry for %s", p->display,
-                                fname);
+            return colog_seterr(COLOG_ECORRUPT, "%s/manifest: no entry for %s", p->display, fname);
         rc = colog__dict_read(pfd, fname, col->type, disp, &p->dicts[c]);
         if (rc)
             return rc;
@@ -140,6 +138,10 @@ static int open_column(colog_part_t *p, int pfd, unsigned c)
                                     "%s/%s.col: block %u: code %llu outside the dictionary (%u)",
                                     p->display, col->name, b, (unsigned long long)z.max.u, dn);
         }
+        uint32_t nk = p->idx[c] ? colog__idxr_nkeys(p->idx[c]) : 0;
+        if (nk > 0 && colog__idxr_key(p->idx[c], nk - 1) >= dn)
+            return colog_seterr(COLOG_ECORRUPT, "%s/%s.idx: key outside the dictionary (%u)",
+                                p->display, col->name, dn);
     }
     return 0;
 }
@@ -308,8 +310,7 @@ uint32_t colog_part_index_lower(const colog_part_t *p, unsigned col, uint64_t ke
 int colog_part_index_rows(colog_part_t *p, unsigned col, uint32_t i, uint32_t j,
                           struct roaring_bitmap_s *dst)
 {
-    if (!colog_part_indexed(p, col) || dst == NULL || i > j ||
-        j > colog__idxr_nkeys(p->idx[col]))
+    if (!colog_part_indexed(p, col) || dst == NULL || i > j || j > colog__idxr_nkeys(p->idx[col]))
         return colog_seterr(COLOG_EINVAL, "part index: bad arguments");
     if (i == j)
         return 0;
@@ -324,9 +325,9 @@ struct colog_pwcol {
     colog_pw_t *pw;
     unsigned col;
     colog_colw_t *w;
-    colog_idxw_t *ix;     /* indexed columns */
+    colog_idxw_t *ix; /* indexed columns */
     uint64_t rows;
-    uint32_t dict_n;      /* entries of the column's dictionary */
+    uint32_t dict_n;                 /* entries of the column's dictionary */
     int64_t ts_min, ts_max, ts_last; /* column 0 */
     colog_mfile_t files[3];          /* .dict, .col, .idx as written */
     unsigned nfiles;
@@ -483,8 +484,8 @@ int colog__pwcol_end(colog_pwcol_t *h)
     const colog_column_t *c = &pw->st->schema.cols[h->col];
     int rc;
     if (h->rows != pw->nrows) {
-        rc = colog_seterr(COLOG_EINVAL, "part writer: column %s has %llu rows, not %llu",
-                          c->name, (unsigned long long)h->rows, (unsigned long long)pw->nrows);
+        rc = colog_seterr(COLOG_EINVAL, "part writer: column %s has %llu rows, not %llu", c->name,
+                          (unsigned long long)h->rows, (unsigned long long)pw->nrows);
         goto out_abort;
     }
     colog_mfile_t *mf = &h->files[h->nfiles];

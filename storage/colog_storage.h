@@ -317,8 +317,9 @@ int colog_part_read_many(colog_blkreq_t *reqs, size_t n, colog_ioq_t *q);
 /* ---------------------------------------------------------------- bitmap indexes */
 
 /* Each indexed column of a part has a bitmap index: for each distinct key (the
- * dictionary code for ip/string columns, the value for integer columns; i64
- * values as u64 with the sign bit flipped, so keys order like the values), the
+ * dictionary code for ip/string columns, the value for integer columns; for i64
+ * the value's bits, ordered as signed, and colog_part_index_lower takes
+ * (uint64_t)value), the
  * Roaring bitmap of the row ids (0 .. rows-1 of the part) holding it. Absent
  * values are in no bitmap. The index is opened with the column (colmask). */
 struct roaring_bitmap_s;

@@ -19,6 +19,7 @@
 #define COLOG_BLK_MAGIC 0x4B4C4243u  /* "CBLK" block header */
 #define COLOG_DICT_MAGIC 0x54434443u /* "CDCT" dictionary file */
 #define COLOG_MAN_MAGIC 0x4E414D43u  /* "CMAN" part manifest */
+#define COLOG_IDX_MAGIC 0x58444943u  /* "CIDX" bitmap index file */
 #define COLOG_FORMAT_VERSION 1u
 
 /* ---------------------------------------------------------------- file I/O (colog_io.c) */

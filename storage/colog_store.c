@@ -148,8 +148,8 @@ static int conf_read(colog_store_t *st)
                 goto out_free;
             snprintf(st->schema.name, sizeof st->schema.name, "%s", val);
         } else {
-            rc = colog_seterr(COLOG_ECORRUPT, "%s/colog.conf:%u: unknown key '%s'", st->path,
-                              line, l);
+            rc = colog_seterr(COLOG_ECORRUPT, "%s/colog.conf:%u: unknown key '%s'", st->path, line,
+                              l);
             goto out_free;
         }
     }

@@ -16,7 +16,7 @@
 #include "cli.h"
 
 typedef struct rejects {
-    FILE *f;          /* --rejects file, or NULL for stderr */
+    FILE *f; /* --rejects file, or NULL for stderr */
     uint64_t n;
 } rejects_t;
 

@@ -84,9 +84,8 @@ int cmd_stats(int argc, char **argv)
             colog_day_format(ds[i].day, d, sizeof d);
             printf("%s\n{\"tier\":\"hot\",\"day\":\"%s\",\"parts\":%llu,\"rows\":%llu,"
                    "\"bytes\":%llu,\"bytes_per_event\":%.2f}",
-                   i ? "," : "", d, (unsigned long long)ds[i].parts,
-                   (unsigned long long)ds[i].rows, (unsigned long long)ds[i].bytes,
-                   per_event(ds[i].bytes, ds[i].rows));
+                   i ? "," : "", d, (unsigned long long)ds[i].parts, (unsigned long long)ds[i].rows,
+                   (unsigned long long)ds[i].bytes, per_event(ds[i].bytes, ds[i].rows));
         }
         printf("],\n\"total\":{\"parts\":%llu,\"rows\":%llu,\"bytes\":%llu,"
                "\"bytes_per_event\":%.2f}}\n",
@@ -101,7 +100,7 @@ int cmd_stats(int argc, char **argv)
                    (unsigned long long)ds[i].parts, (unsigned long long)ds[i].rows,
                    (unsigned long long)ds[i].bytes, per_event(ds[i].bytes, ds[i].rows));
         }
-        printf("%-5s  %-10s  %6llu  %12llu  %14llu  %11.2f\n", "total", "", 
+        printf("%-5s  %-10s  %6llu  %12llu  %14llu  %11.2f\n", "total", "",
                (unsigned long long)tot.parts, (unsigned long long)tot.rows,
                (unsigned long long)tot.bytes, per_event(tot.bytes, tot.rows));
     }

@@ -36,7 +36,7 @@ int cli_fail(const char *what, int rc)
     else
         fprintf(stderr, "colog: %s: %s\n", what, colog_strerror(rc));
     return rc == COLOG_EINVAL || rc == COLOG_ESCHEMA || rc == COLOG_EQUERY ? EXIT_USAGE
-                                                                          : EXIT_RUNTIME;
+                                                                           : EXIT_RUNTIME;
 }
 
 int cli_usage(const char *fmt, ...)

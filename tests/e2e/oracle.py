@@ -847,6 +847,9 @@ def build_pairs(db):
         sq(["src_ip", "dst_ip"], where="dst_port = 25", bottom=12))
     add("top ties avg", "stats avg(duration), count() by dst_port | top 8",
         sq(["dst_port"], ["avg:duration", "count"], top=8))
+    add("top few groups", "stats count() by proto | top 2", sq(["proto"], top=2))
+    add("bottom few groups", "stats count(), sum(bytes_in) by device | bottom 2", sq(["device"], ["count", "sum:bytes_in"], bottom=2))
+    add("top hours", "stats count() by hour(ts) | top 10", sq(["hour"], top=10))
     add("top more than rows", "stats count() by proto | top 50", sq(["proto"], top=50))
     add("top then sort", "stats count() by dst_port | top 10 | sort dst_port desc",
         "SELECT * FROM (%s) ORDER BY dst_port DESC" % sq(["dst_port"], top=10))
@@ -953,6 +956,12 @@ def build_pairs(db):
     add("raw top fields", "where dst_port = 443 and duration > 10000 | fields ts, duration | top 3 by duration",
         rq("dst_port = 443 AND duration > 10000", ["ts", "duration"], order="duration DESC",
            runkey="duration"), mode="runs", limit=3)
+    add("raw top few rows", "where src_ip = 10.1.3.14 | top 12 by duration | fields ts, duration, dst_port",
+        rq("src_ip_k = %s" % K("10.1.3.14"), ["ts", "duration", "dst_port"], order="duration DESC",
+           runkey="duration"), mode="runs", limit=12)
+    add("raw bottom few rows", "where src_ip = 10.1.3.14 | bottom 10 by bytes_out | fields ts, bytes_out",
+        rq("src_ip_k = %s" % K("10.1.3.14"), ["ts", "bytes_out"], order="bytes_out ASC",
+           runkey="bytes_out"), mode="runs", limit=10)
     add("dcount ip/ts", "stats dcount(dst_ip), dcount(ts), dcount(device) by action",
         sq(["action"], ["dcount:dst_ip", "dcount:ts", "dcount:device"]))
     # ---- a store made with `colog init --tz America/New_York` (hand-made rows only)

@@ -471,11 +471,11 @@ Test(index, all_null_column)
 
 /* ---------------------------------------------------------------- large, against a reference */
 
-/* Checks an index of vals (8-byte values, or u32 codes when codes) against the
- * data: the keys are the distinct present values in order (cmp), every row of
- * a key's bitmap holds that key, and the cardinalities add up to the present
- * rows. Keys are checked one by one (up to every_key keys) and in ranges of
- * span keys. */
+/* The data an index was built from: vals (8-byte values, or u32 codes when
+ * codes) and their validity bitset. check_against_data checks that the keys
+ * are the distinct present values in order (sorted with qsort, signed for
+ * i64), that every row of the union of keys [a, a + span) holds one of those
+ * keys, and that the cardinalities add up to the present rows. */
 struct refctx {
     const void *vals;
     bool codes, is_signed;
