@@ -118,7 +118,11 @@ struct colog_ingest {
 
     colog_ingest_stats_t stats;
     char why[512];
+    int32_t *days; /* days written by this session, ascending, distinct */
+    size_t ndays, days_cap;
 };
+
+static int note_day(colog_ingest_t *ing, int32_t day);
 
 /* ---------------------------------------------------------------- showing values */
 
@@ -1346,7 +1350,9 @@ int colog_ingest_flush(colog_ingest_t *ing)
         while (a < n && colog_day_of(ts[perm[a]]) == day)
             a++;
         bool merged;
-        rc = ing->sink->merge(ing->ctx, day, &merged);
+        rc = note_day(ing, day);
+        if (rc == 0)
+            rc = ing->sink->merge(ing->ctx, day, COLOG_MERGE_BACKLOG, &merged);
         if (rc < 0)
             return rc; /* the parts are committed; only the compaction failed */
     }
@@ -1354,6 +1360,28 @@ int colog_ingest_flush(colog_ingest_t *ing)
 }
 
 /* ---------------------------------------------------------------- public entry points */
+
+/* Remember that the session wrote day (for the merge at the end). */
+static int note_day(colog_ingest_t *ing, int32_t day)
+{
+    size_t i = 0;
+    while (i < ing->ndays && ing->days[i] < day)
+        i++;
+    if (i < ing->ndays && ing->days[i] == day)
+        return 0;
+    if (ing->ndays == ing->days_cap) {
+        size_t nc = ing->days_cap ? 2 * ing->days_cap : 64;
+        int32_t *nd = realloc(ing->days, nc * sizeof *nd);
+        if (nd == NULL)
+            return colog_seterr(COLOG_ENOMEM, "out of memory");
+        ing->days = nd;
+        ing->days_cap = nc;
+    }
+    memmove(ing->days + i + 1, ing->days + i, (ing->ndays - i) * sizeof *ing->days);
+    ing->days[i] = day;
+    ing->ndays++;
+    return 0;
+}
 
 static int pw_open(void *ctx, int32_t day, uint64_t nrows)
 {
@@ -1391,9 +1419,9 @@ static void pw_abort(void *ctx)
     c->pw = NULL;
 }
 
-static int pw_merge(void *ctx, int32_t day, bool *merged)
+static int pw_merge(void *ctx, int32_t day, unsigned max_parts, bool *merged)
 {
-    return colog_store_merge_day(((pwctx_t *)ctx)->st, day, COLOG_AUTO_MERGE_PARTS, merged);
+    return colog_store_merge_day(((pwctx_t *)ctx)->st, day, max_parts, merged);
 }
 
 static const colog_partsink_t pw_sink = {
@@ -1446,6 +1474,13 @@ int colog_ingest_finish(colog_ingest_t *ing, colog_ingest_stats_t *stats)
     int rc = colog_ingest_flush(ing);
     if (ing->pwc.pw) /* only after a failure inside the sink */
         colog__pw_abort(ing->pwc.pw);
+    /* Compact each day this session wrote, once (see colog_partsink_t). */
+    for (size_t i = 0; rc == 0 && !ing->opts.no_auto_merge && ing->sink->merge && i < ing->ndays;
+         i++) {
+        bool merged;
+        rc = ing->sink->merge(ing->ctx, ing->days[i], COLOG_AUTO_MERGE_PARTS, &merged);
+    }
+    free(ing->days);
     if (stats) {
         /* Written even on failure, so the caller can say how far it got. */
         *stats = ing->stats;

@@ -87,9 +87,16 @@ void colog__show(char *dst, size_t cap, const char *s, size_t len);
  * most COLOG_BLOCK_ROWS values, encoded as for colog__colw_append; vals and valid
  * borrowed for the call only), col_end; then commit. abort is called instead of
  * the remaining calls if any of them fails. After all the days are committed,
- * merge(day) once for each of them (unless opts.no_auto_merge, or merge is NULL).
+ * merge(day, COLOG_MERGE_BACKLOG) once for each of them, and when the session
+ * finishes merge(day, COLOG_AUTO_MERGE_PARTS) once for every day it wrote (unless
+ * opts.no_auto_merge, or merge is NULL): a long ingest rewrites each day once at
+ * the end instead of after every batch, while the backlog bounds the parts a day
+ * holds meanwhile.
  * Every function returns 0 or a negative code (with colog_seterr).
  */
+/* Parts a day may collect during a long ingest before it is merged anyway. */
+#define COLOG_MERGE_BACKLOG 16
+
 typedef struct colog_partsink {
     int (*open)(void *ctx, int32_t day, uint64_t nrows);
     int (*col_begin)(void *ctx, unsigned col, const colog_dictview_t *dict);
@@ -97,7 +104,7 @@ typedef struct colog_partsink {
     int (*col_end)(void *ctx);
     int (*commit)(void *ctx, uint64_t *id_out);
     void (*abort)(void *ctx);
-    int (*merge)(void *ctx, int32_t day, bool *merged);
+    int (*merge)(void *ctx, int32_t day, unsigned max_parts, bool *merged);
 } colog_partsink_t;
 
 /* ---------------------------------------------------------------- ingest session (colog_ingest.c)
