@@ -1028,48 +1028,68 @@ static void ixr_free(ixr_t *r)
     r->t = r->f = NULL;
 }
 
-/* OR of the bitmaps of index keys in [lo, hi] into dst. Keys of i64 columns are
- * the values' bits ordered as signed (colog_index.c), so their top is INT64_MAX. */
+/* A leaf ORing more keys than this, covering much of the part, scans instead. */
+#define IX_MAX_KEYS 256
+
+/* Where the keys of a leaf go: counted first (dry run: how many keys and rows),
+ * then OR-ed into m. */
+typedef struct ixacc {
+    bool dry;
+    uint64_t nkeys, rows;
+    roaring_bitmap_t *m;
+} ixacc_t;
+
+/* The keys in [lo, hi] (keys of i64 columns are the values' bits ordered as
+ * signed, colog_index.c, so their top is INT64_MAX). */
 static int ix_or_keys(colog_part_t *p, unsigned col, bool is_signed, uint64_t lo, uint64_t hi,
-                      roaring_bitmap_t *dst)
+                      ixacc_t *acc)
 {
     uint64_t top = is_signed ? (uint64_t)INT64_MAX : UINT64_MAX;
     uint32_t i = colog_part_index_lower(p, col, lo);
-    uint32_t j =
-        hi == top ? colog_part_index_nkeys(p, col) : colog_part_index_lower(p, col, hi + 1);
+    uint32_t j = hi == top ? colog_part_index_nkeys(p, col) : colog_part_index_lower(p, col, hi + 1);
     if (j < i)
         j = i;
-    return colog_part_index_rows(p, col, i, j, dst);
+    if (!acc->dry)
+        return colog_part_index_rows(p, col, i, j, acc->m);
+    acc->nkeys += j - i;
+    for (uint32_t k = i; k < j; k++)
+        acc->rows += colog_part_index_card(p, col, k);
+    return 0;
+}
+
+/* Whether every row of the part has a value in col (then "present" is a range). */
+static bool ix_no_nulls(colog_part_t *p, unsigned col)
+{
+    uint64_t sum = 0, n = colog_part_index_nkeys(p, col);
+    for (uint32_t i = 0; i < n; i++)
+        sum += colog_part_index_card(p, col, i);
+    return sum == colog_part_rows(p);
 }
 
 /* Rows where the column has a value. */
 static int ix_present(colog_part_t *p, unsigned col, roaring_bitmap_t *dst)
 {
-    uint64_t sum = 0, n = colog_part_index_nkeys(p, col);
-    for (uint32_t i = 0; i < n; i++)
-        sum += colog_part_index_card(p, col, i);
-    if (sum == colog_part_rows(p)) {
-        if (sum)
-            roaring_bitmap_add_range_closed(dst, 0, (uint32_t)(sum - 1));
+    if (ix_no_nulls(p, col)) {
+        if (colog_part_rows(p))
+            roaring_bitmap_add_range_closed(dst, 0, (uint32_t)(colog_part_rows(p) - 1));
         return 0;
     }
     return colog_part_index_rows(p, col, 0, colog_part_index_nkeys(p, col), dst);
 }
 
-/* The index keys a compiled leaf matches, OR-ed into m. -1: not indexable. */
-static int leaf_rows(const pnode_t *n, colog_part_t *p, const colog_schema_t *schema,
-                     roaring_bitmap_t *m)
+/* Visit the index keys a compiled leaf matches. */
+static int leaf_keys(const pnode_t *n, colog_part_t *p, ixacc_t *m)
 {
-    colog_type_t t = schema->cols[n->col].type;
     int rc = 0;
-    if (n->derive >= 0 || !colog_part_indexed(p, (unsigned)n->col) || t == COLOG_T_TIME ||
-        t == COLOG_T_F64)
-        return -1;
     unsigned col = (unsigned)n->col;
     switch (n->lk) {
-    case LK_CONST:
-        if (n->cval)
-            rc = colog_part_index_rows(p, col, 0, colog_part_index_nkeys(p, col), m);
+    case LK_CONST: /* every key, whatever their order */
+        if (n->cval && m->dry) {
+            m->nkeys += colog_part_index_nkeys(p, col);
+            m->rows += colog_part_rows(p);
+        } else if (n->cval) {
+            rc = colog_part_index_rows(p, col, 0, colog_part_index_nkeys(p, col), m->m);
+        }
         break;
     case LK_URANGE:
         rc = ix_or_keys(p, col, false, n->ulo, n->uhi, m);
@@ -1101,9 +1121,33 @@ static int leaf_rows(const pnode_t *n, colog_part_t *p, const colog_schema_t *sc
         break;
     case LK_FCMP:
     case LK_FSET:
-        return -1;
+        break;
     }
     return rc;
+}
+
+/*
+ * The rows a compiled leaf matches, OR-ed into m; -1 when the index should not be
+ * used: no index, or a test that would OR many keys covering much of the part
+ * (e.g. src_port >= 32768 over ephemeral ports), where reading the bitmaps costs
+ * more than scanning the column with its zone maps.
+ */
+static int leaf_rows(const pnode_t *n, colog_part_t *p, const colog_schema_t *schema,
+                     roaring_bitmap_t *m)
+{
+    colog_type_t t = schema->cols[n->col].type;
+    if (n->derive >= 0 || !colog_part_indexed(p, (unsigned)n->col) || t == COLOG_T_TIME ||
+        t == COLOG_T_F64 || n->lk == LK_FCMP || n->lk == LK_FSET)
+        return -1;
+    ixacc_t acc = {.dry = true};
+    int rc = leaf_keys(n, p, &acc);
+    if (rc)
+        return rc;
+    if (acc.nkeys > IX_MAX_KEYS && acc.rows > colog_part_rows(p) / 16)
+        return -1;
+    acc.dry = false;
+    acc.m = m;
+    return leaf_keys(n, p, &acc);
 }
 
 static int ix_node(const pnode_t *n, colog_part_t *p, const colog_schema_t *schema, bool need_t,
@@ -1167,10 +1211,16 @@ static int ix_node(const pnode_t *n, colog_part_t *p, const colog_schema_t *sche
         roaring_bitmap_free(m);
         return 0;
     }
+    bool need_other = n->negate ? need_t : need_f;
+    if (need_other && colog_part_index_nkeys(p, (unsigned)n->col) > IX_MAX_KEYS &&
+        !ix_no_nulls(p, (unsigned)n->col)) {
+        roaring_bitmap_free(m); /* "present" would OR every key: scan instead */
+        return 0;
+    }
     (*nindexed)++;
     out->exact = true;
     roaring_bitmap_t *other = NULL;
-    if (n->negate ? need_t : need_f) {
+    if (need_other) {
         other = roaring_bitmap_create();
         if (other == NULL || (rc = ix_present(p, (unsigned)n->col, other)) != 0) {
             roaring_bitmap_free(m);

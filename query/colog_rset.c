@@ -214,8 +214,12 @@ int colog__rset_topn(colog_rset_t *r, uint32_t nk, const int *cols, const bool *
         r->nrows = 0;
         return 0;
     }
-    if (n * 4 >= r->nrows)
-        return colog__rset_sort(r, nk, cols, desc);
+    if (n >= r->nrows / 4) { /* a plain sort is as cheap; then keep n */
+        int rc = colog__rset_sort(r, nk, cols, desc);
+        if (rc == 0 && r->nrows > n)
+            r->nrows = (size_t)n;
+        return rc;
+    }
     sortctx_t sc = {r, nk, cols, desc};
     size_t *h = malloc(n * sizeof *h), hn = 0;
     if (h == NULL)

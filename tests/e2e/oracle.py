@@ -26,7 +26,7 @@ What it does
 
 Usage: oracle.py [-k SUBSTR] [-v] [--keep] [--events N]
 Environment: COLOG_BIN (default build/colog), COLOG_GEN (default build/colog-gen); relative
-defaults resolve against the repository root. Python 3.9+ standard library only.
+defaults resolve against the repository root. COLOG_QUERY_ARGS: extra `colog query` arguments. Python 3.9+ standard library only.
 """
 import argparse
 import collections
@@ -62,6 +62,9 @@ US_DAY = 86400 * US
 EPOCH_ORD = dt.date(1970, 1, 1).toordinal()
 
 ARGS = None
+# Extra arguments for every `colog query` (e.g. COLOG_QUERY_ARGS="--threads 1 --no-index" to
+# check the scan path against the index path).
+QUERY_ARGS = os.environ.get("COLOG_QUERY_ARGS", "").split()
 
 
 def log(*a):
@@ -242,7 +245,7 @@ def colog_query(store, q, fmt="csv", tz=None, now=None):
         args += ["--tz", tz]
     if now:
         args += ["--now", now]
-    return colog(*args)
+    return colog(*(args + QUERY_ARGS))
 
 
 def parse_csv(text):
@@ -1610,6 +1613,12 @@ def main():
         nall = ngen + len(extra[1])
         check("store stats", st["total"]["rows"] == nall,
               "  colog stats: %s rows, expected %d" % (st["total"]["rows"], nall))
+        want = {fmt_day(d): n for d, n in db.execute("SELECT ts / %d - (ts %% %d < 0), COUNT(*) FROM ev GROUP BY 1"
+                                                      % (US_DAY, US_DAY))}
+        got = {}
+        for d in st["days"]:
+            got[d["day"]] = got.get(d["day"], 0) + d["rows"]
+        check("store stats", got == want, "  colog stats rows per day %s, expected (UTC days) %s" % (got, want))
         single = [d["day"] for d in st["days"] if d["parts"] < 2 and d["rows"] > 100]
         check("store stats", not single, "  days with a single part before the main suite: %s" % single)
         vlog("store: %d parts over %d days" % (st["total"]["parts"], len(st["days"])))
