@@ -28,4 +28,8 @@ echo "== unit tests (Criterion, ASan+UBSan)"
 echo "== end-to-end suite (sqlite3 oracle, ASan+UBSan binary)"
 COLOG_BIN="$BUILD/colog" COLOG_GEN="$BUILD/colog-gen" python3 tests/e2e/oracle.py
 
+echo "== end-to-end suite again: full scans (--no-index), 3 threads, pread I/O"
+COLOG_BIN="$BUILD/colog" COLOG_GEN="$BUILD/colog-gen" \
+    COLOG_QUERY_ARGS="--no-index --threads 3 --io pread" python3 tests/e2e/oracle.py
+
 echo "== all tests passed"
