@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -45,6 +46,43 @@ static double now_s(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Progress on a terminal: the input is read through a FILE that counts the bytes
+ * (fopencookie), and a line on stderr is redrawn at most twice a second. */
+typedef struct progress {
+    FILE *in;
+    const char *name;
+    uint64_t bytes, total; /* total: file size, 0 for a pipe */
+    double t0, last;
+} progress_t;
+
+static ssize_t progress_read(void *cookie, char *buf, size_t n)
+{
+    progress_t *p = cookie;
+    size_t k = fread(buf, 1, n, p->in);
+    p->bytes += k;
+    double t = now_s();
+    if (t - p->last >= 0.5) {
+        p->last = t;
+        double mb = (double)p->bytes / 1e6, rate = mb / (t - p->t0 > 0 ? t - p->t0 : 1);
+        if (p->total)
+            fprintf(stderr, "\r%s: %.0f%% (%.0f of %.0f MB, %.0f MB/s)   ", p->name,
+                    100.0 * (double)p->bytes / (double)p->total, mb, (double)p->total / 1e6, rate);
+        else
+            fprintf(stderr, "\r%s: %.0f MB (%.0f MB/s)   ", p->name, mb, rate);
+    }
+    if (k == 0 && ferror(p->in))
+        return -1;
+    return (ssize_t)k;
+}
+
+static int progress_close(void *cookie)
+{
+    progress_t *p = cookie;
+    if (p->last > 0)
+        fputs("\r\033[K", stderr); /* erase the progress line */
+    return 0;
 }
 
 static colog_infmt_t guess_format(const char *path)
@@ -146,7 +184,22 @@ int cmd_ingest(int argc, char **argv)
             break;
         }
         colog_infmt_t ff = fmt ? fmt : is_stdin ? COLOG_IN_CSV : guess_format(files[i]);
-        rc = colog_ingest_file(ing, f, is_stdin ? "<stdin>" : files[i], ff);
+        progress_t pg = {f, is_stdin ? "<stdin>" : files[i], 0, 0, now_s(), 0};
+        FILE *rf = f;
+        if (isatty(STDERR_FILENO)) {
+            struct stat sb;
+            if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
+                pg.total = (uint64_t)sb.st_size;
+            cookie_io_functions_t io = {.read = progress_read, .close = progress_close};
+            FILE *pf = fopencookie(&pg, "r", io);
+            if (pf) {
+                setvbuf(pf, NULL, _IOFBF, 1 << 20);
+                rf = pf;
+            }
+        }
+        rc = colog_ingest_file(ing, rf, is_stdin ? "<stdin>" : files[i], ff);
+        if (rf != f)
+            fclose(rf);
         if (!is_stdin)
             fclose(f);
         if (rc)

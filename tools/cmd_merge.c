@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -43,6 +44,11 @@ int cmd_merge(int argc, char **argv)
         if (have_day && days[i] != only)
             continue;
         bool merged;
+        if (isatty(STDERR_FILENO)) {
+            char d[16];
+            colog_day_format(days[i], d, sizeof d);
+            fprintf(stderr, "\rmerging %s (%zu of %zu days)   ", d, i + 1, ndays);
+        }
         rc = colog_store_merge_day(st, days[i], 0, &merged);
         if (rc) {
             status = cli_fail("merge", rc);
@@ -50,6 +56,8 @@ int cmd_merge(int argc, char **argv)
         }
         nmerged += merged;
     }
+    if (isatty(STDERR_FILENO))
+        fputs("\r\033[K", stderr);
     if (status == EXIT_OK)
         fprintf(stderr, "colog: merged %zu day%s\n", nmerged, nmerged == 1 ? "" : "s");
     free(days);
