@@ -144,28 +144,59 @@ static int intern_cmp(const intern_t *t, uint64_t a, uint64_t b)
     return colog__bytes_cmp(t->sp[a], t->sl[a], t->sp[b], t->sl[b]);
 }
 
+/* ---------------------------------------------------------------- hashing */
+
+/* Hash of a few 64-bit words (keys are 1..9 words): a multiply-xorshift mix per
+ * word (the finaliser of MurmurHash3 / splitmix64), much cheaper than a general
+ * byte hash for these fixed, short keys. */
+static inline uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static inline uint64_t hash_words(const uint64_t *w, uint32_t n)
+{
+    uint64_t h = 0x9e3779b97f4a7c15ULL * n;
+    for (uint32_t i = 0; i < n; i++)
+        h = mix64(h ^ w[i]) + i;
+    return h;
+}
+
+static inline bool words_eq(const uint64_t *a, const uint64_t *b, uint32_t n)
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
 /* ---------------------------------------------------------------- group table */
 
 typedef struct gtab {
     uint32_t W;     /* words per key */
     size_t cap, n;  /* slots, groups */
-    uint32_t *slot; /* gid + 1 */
+    uint64_t *slot; /* (hash >> 32) << 32 | (gid + 1); 0 = empty */
     uint64_t *keys; /* n * W */
-    uint64_t *hash; /* per gid */
+    uint64_t *hash; /* per gid (for growing) */
     size_t kcap;    /* groups the keys array holds */
 } gtab_t;
 
 static int gtab_grow(gtab_t *g)
 {
     size_t nc = g->cap ? 2 * g->cap : 1024;
-    uint32_t *ns = calloc(nc, sizeof *ns);
+    uint64_t *ns = calloc(nc, sizeof *ns);
     if (ns == NULL)
         return COLOG_ENOMEM;
     for (size_t id = 0; id < g->n; id++) {
         size_t i = g->hash[id] & (nc - 1);
         while (ns[i])
             i = (i + 1) & (nc - 1);
-        ns[i] = (uint32_t)id + 1;
+        ns[i] = (g->hash[id] >> 32 << 32) | (id + 1);
     }
     free(g->slot);
     g->slot = ns;
@@ -173,17 +204,37 @@ static int gtab_grow(gtab_t *g)
     return 0;
 }
 
-/* gid of key (W words), added if new. -1 on ENOMEM or too many groups. */
-static int64_t gtab_get(gtab_t *g, const uint64_t *key)
+/* Make room for `more` new groups without growing during a batch (so prefetched
+ * slot addresses stay valid). */
+static int gtab_reserve(gtab_t *g, size_t more)
+{
+    while ((g->n + more) * 2 > g->cap)
+        if (gtab_grow(g))
+            return COLOG_ENOMEM;
+    return 0;
+}
+
+static inline void gtab_prefetch(const gtab_t *g, uint64_t h)
+{
+    __builtin_prefetch(&g->slot[h & (g->cap - 1)]);
+}
+
+/* gid of key (W words) whose hash is h, added if new. The slot keeps the hash's
+ * high half, so a probe touches a group's key only when that matches. -1 on
+ * ENOMEM or too many groups. */
+static int64_t gtab_get_h(gtab_t *g, const uint64_t *key, uint64_t h)
 {
     if ((g->n + 1) * 2 > g->cap && gtab_grow(g))
         return -1;
-    uint64_t h = XXH3_64bits(key, g->W * 8);
     size_t i = h & (g->cap - 1);
+    uint64_t tag = h >> 32 << 32;
     while (g->slot[i]) {
-        uint32_t id = g->slot[i] - 1;
-        if (g->hash[id] == h && memcmp(g->keys + (size_t)id * g->W, key, g->W * 8) == 0)
-            return id;
+        uint64_t sl = g->slot[i];
+        if ((sl >> 32 << 32) == tag) {
+            uint32_t id = (uint32_t)sl - 1;
+            if (words_eq(g->keys + (size_t)id * g->W, key, g->W))
+                return id;
+        }
         i = (i + 1) & (g->cap - 1);
     }
     if (g->n >= UINT32_MAX - 1)
@@ -203,9 +254,14 @@ static int64_t gtab_get(gtab_t *g, const uint64_t *key)
     uint32_t id = (uint32_t)g->n;
     memcpy(g->keys + (size_t)id * g->W, key, g->W * 8);
     g->hash[id] = h;
-    g->slot[i] = id + 1;
+    g->slot[i] = tag | (id + 1);
     g->n++;
     return id;
+}
+
+static int64_t gtab_get(gtab_t *g, const uint64_t *key)
+{
+    return gtab_get_h(g, key, hash_words(key, g->W));
 }
 
 static void gtab_free(gtab_t *g)
@@ -221,9 +277,9 @@ typedef struct pairset {
     uint64_t *k; /* 2 words a slot: gid + 1 (0 = empty), value */
 } pairset_t;
 
-static int pairset_add(pairset_t *s, uint64_t gid, uint64_t v)
+static int pairset_reserve(pairset_t *s, size_t more)
 {
-    if ((s->n + 1) * 2 > s->cap) {
+    while ((s->n + more) * 2 > s->cap) {
         size_t nc = s->cap ? 2 * s->cap : 1024;
         uint64_t *nk = calloc(nc * 2, 8);
         if (nk == NULL)
@@ -231,7 +287,7 @@ static int pairset_add(pairset_t *s, uint64_t gid, uint64_t v)
         for (size_t i = 0; i < s->cap; i++) {
             if (s->k[2 * i] == 0)
                 continue;
-            size_t j = XXH3_64bits(&s->k[2 * i], 16) & (nc - 1);
+            size_t j = hash_words(&s->k[2 * i], 2) & (nc - 1);
             while (nk[2 * j])
                 j = (j + 1) & (nc - 1);
             nk[2 * j] = s->k[2 * i];
@@ -241,16 +297,34 @@ static int pairset_add(pairset_t *s, uint64_t gid, uint64_t v)
         s->k = nk;
         s->cap = nc;
     }
-    uint64_t key[2] = {gid + 1, v};
-    size_t j = XXH3_64bits(key, 16) & (s->cap - 1);
+    return 0;
+}
+
+/* Add (gid, v) whose hash is h; room must have been reserved. */
+static inline void pairset_add_h(pairset_t *s, uint64_t gid, uint64_t v, uint64_t h)
+{
+    size_t j = h & (s->cap - 1);
     while (s->k[2 * j]) {
-        if (s->k[2 * j] == key[0] && s->k[2 * j + 1] == v)
-            return 0;
+        if (s->k[2 * j] == gid + 1 && s->k[2 * j + 1] == v)
+            return;
         j = (j + 1) & (s->cap - 1);
     }
-    s->k[2 * j] = key[0];
+    s->k[2 * j] = gid + 1;
     s->k[2 * j + 1] = v;
     s->n++;
+}
+
+static inline uint64_t pair_hash(uint64_t gid, uint64_t v)
+{
+    uint64_t key[2] = {gid + 1, v};
+    return hash_words(key, 2);
+}
+
+static int pairset_add(pairset_t *s, uint64_t gid, uint64_t v)
+{
+    if (pairset_reserve(s, 1))
+        return COLOG_ENOMEM;
+    pairset_add_h(s, gid, v, pair_hash(gid, v));
     return 0;
 }
 
@@ -290,6 +364,12 @@ struct colog_agg {
     uint32_t *gid;
     uint64_t *kw;
     const colog_dictview_t *dict[COLOG_MAX_COLS]; /* the current part's dictionaries */
+    uint32_t part_no, part_cnt;                   /* partitioned mode: this state keeps the groups
+                                                     whose value hash is part_no modulo part_cnt */
+    uint32_t *psel;                               /* the selection kept in partitioned mode */
+    uint64_t *hbuf;                               /* per selected row: a hash */
+    uint64_t *vbuf;                               /* per selected row: a dcount value */
+    uint32_t *jbuf;   /* per selected row: its position in the selection */
     bool direct_dict; /* the direct map is over interned ids (grows with them) */
     size_t mem_limit; /* bytes the groups may use */
 };
@@ -425,9 +505,40 @@ static size_t direct_domain(const colog_agg_t *x)
 }
 
 /* Group ids of the selected rows of a block (x->gid). */
-static int block_gids(colog_agg_t *x, colog_bctx_t *c, uint32_t nsel)
+/* Partitioned mode: keep the rows whose group falls in this state's partition.
+ * The partition comes from a hash of the key *values* (string and ip keys by the
+ * hash of their bytes, which the intern tables keep), so every thread agrees on
+ * it although their interned ids differ. Compacts x->kw and the selection. */
+static uint32_t keep_partition(colog_agg_t *x, uint32_t nsel)
 {
-    uint32_t W = x->g.W;
+    const colog_query_t *q = x->q;
+    uint32_t W = x->g.W, m = 0;
+    for (uint32_t j = 0; j < nsel; j++) {
+        const uint64_t *key = x->kw + (size_t)j * W;
+        uint64_t h = key[W - 1];
+        for (uint32_t k = 0; k < q->nkeys; k++) {
+            uint64_t w = key[k];
+            const colog_q_key_t *qk = &q->keys[k];
+            if (qk->kind == Q_KEY_COL && !(key[W - 1] >> k & 1)) {
+                colog_type_t t = x->schema->cols[qk->col].type;
+                if (colog_type_is_dict(t))
+                    w = intern_for(x, t)->hash[w];
+            }
+            h = mix64(h ^ w) + k;
+        }
+        if ((uint32_t)(h % x->part_cnt) != x->part_no)
+            continue;
+        if (m != j)
+            memcpy(x->kw + (size_t)m * W, key, W * 8);
+        x->psel[m++] = x->sel[j];
+    }
+    x->sel = x->psel;
+    return m;
+}
+
+static int block_gids(colog_agg_t *x, colog_bctx_t *c, uint32_t *nselp)
+{
+    uint32_t W = x->g.W, nsel = *nselp;
     int rc;
     if (x->q->nkeys == 0) {
         memset(x->gid, 0, nsel * sizeof *x->gid);
@@ -439,6 +550,8 @@ static int block_gids(colog_agg_t *x, colog_bctx_t *c, uint32_t nsel)
         if (rc)
             return rc;
     }
+    if (x->part_cnt > 1)
+        *nselp = nsel = keep_partition(x, nsel);
     if (x->direct_dict) { /* ids grow as values are interned */
         size_t need = intern_for(x, x->schema->cols[x->q->keys[0].col].type)->n;
         if (need > x->direct_n) {
@@ -453,20 +566,38 @@ static int block_gids(colog_agg_t *x, colog_bctx_t *c, uint32_t nsel)
             x->direct_n = nn;
         }
     }
-    for (uint32_t j = 0; j < nsel; j++) {
-        const uint64_t *key = x->kw + (size_t)j * W;
-        if (x->direct && key[W - 1] == 0 && key[0] < x->direct_n) {
-            uint32_t g = x->direct[key[0]];
+    if (x->direct) {
+        for (uint32_t j = 0; j < nsel; j++) {
+            const uint64_t *key = x->kw + (size_t)j * W;
+            bool d = key[W - 1] == 0 && key[0] < x->direct_n;
+            uint32_t g = d ? x->direct[key[0]] : 0;
             if (g) {
                 x->gid[j] = g - 1;
                 continue;
             }
+            int64_t ng = gtab_get(&x->g, key);
+            if (ng < 0)
+                return colog_seterr(COLOG_ENOMEM, "out of memory for groups");
+            if (d)
+                x->direct[key[0]] = (uint32_t)ng + 1;
+            x->gid[j] = (uint32_t)ng;
         }
-        int64_t g = gtab_get(&x->g, key);
+        return 0;
+    }
+    /* Hash table: hash every key first, then look them up with the slot of a key
+     * a few rows ahead prefetched, so the cache misses of a big table overlap. */
+    enum { AHEAD = 8 };
+    uint64_t *h = x->hbuf;
+    for (uint32_t j = 0; j < nsel; j++)
+        h[j] = hash_words(x->kw + (size_t)j * W, W);
+    if (gtab_reserve(&x->g, nsel))
+        return colog_seterr(COLOG_ENOMEM, "out of memory for groups");
+    for (uint32_t j = 0; j < nsel; j++) {
+        if (j + AHEAD < nsel)
+            gtab_prefetch(&x->g, h[j + AHEAD]);
+        int64_t g = gtab_get_h(&x->g, x->kw + (size_t)j * W, h[j]);
         if (g < 0)
             return colog_seterr(COLOG_ENOMEM, "out of memory for groups");
-        if (x->direct && key[W - 1] == 0 && key[0] < x->direct_n)
-            x->direct[key[0]] = (uint32_t)g + 1;
         x->gid[j] = (uint32_t)g;
     }
     return 0;
@@ -475,6 +606,51 @@ static int block_gids(colog_agg_t *x, colog_bctx_t *c, uint32_t nsel)
 static bool agg_is_dict(const colog_agg_t *x, const aggst_t *s)
 {
     return s->a->col >= 0 && colog_type_is_dict(x->schema->cols[s->a->col].type);
+}
+
+/* dcount over a block: the values first, then their pair hashes, then the inserts
+ * with the slot of a pair a few rows ahead prefetched (the set is usually far
+ * bigger than the caches). */
+static int dcount_block(colog_agg_t *x, aggst_t *s, const colog_block_t *blk, const uint8_t *valid,
+                        uint32_t nsel)
+{
+    enum { AHEAD = 8 };
+    const uint32_t *sel = x->sel, *gid = x->gid;
+    uint64_t *v = x->vbuf, *h = x->hbuf;
+    uint32_t *jj = x->jbuf, m = 0;
+    bool dict = agg_is_dict(x, s), is_f = s->ctype == COLOG_T_F64;
+    for (uint32_t j = 0; j < nsel; j++) {
+        uint32_t r = sel[j];
+        if (valid && !valid[r])
+            continue;
+        if (dict) {
+            int64_t id = remap(x, (unsigned)s->a->col, blk->v.code[r]);
+            if (id < 0)
+                return colog_seterr(COLOG_ENOMEM, "out of memory");
+            v[m] = (uint64_t)id;
+        } else if (is_f) {
+            double d = blk->v.f64[r];
+            if (d == 0)
+                d = 0; /* -0.0 and 0.0 are one value */
+            memcpy(&v[m], &d, 8);
+        } else {
+            v[m] = blk->v.u64[r];
+        }
+        jj[m++] = j;
+    }
+    if (pairset_reserve(&s->ps, m))
+        return colog_seterr(COLOG_ENOMEM, "out of memory for dcount");
+    for (uint32_t k = 0; k < m; k++)
+        h[k] = pair_hash(gid[jj[k]], v[k]);
+    size_t mask = s->ps.cap - 1;
+    for (uint32_t k = 0; k < m; k++) {
+        if (k + AHEAD < m)
+            __builtin_prefetch(&s->ps.k[2 * (h[k + AHEAD] & mask)]);
+        uint32_t g = gid[jj[k]];
+        pairset_add_h(&s->ps, g, v[k], h[k]);
+        s->cnt[g]++;
+    }
+    return 0;
 }
 
 static int agg_block(colog_agg_t *x, aggst_t *s, colog_bctx_t *c, uint32_t nsel)
@@ -495,6 +671,8 @@ static int agg_block(colog_agg_t *x, aggst_t *s, colog_bctx_t *c, uint32_t nsel)
         return rc;
     colog_type_t t = s->ctype;
     bool is_f = t == COLOG_T_F64, is_s = t == COLOG_T_TIME || t == COLOG_T_I64;
+    if (s->a->kind == Q_AGG_DCOUNT)
+        return dcount_block(x, s, blk, valid, nsel);
     for (uint32_t j = 0; j < nsel; j++) {
         uint32_t r = sel[j], g = gid[j];
         if (valid && !valid[r])
@@ -536,25 +714,7 @@ static int agg_block(colog_agg_t *x, aggst_t *s, colog_bctx_t *c, uint32_t nsel)
             }
             break;
         }
-        case Q_AGG_DCOUNT: {
-            uint64_t v;
-            if (agg_is_dict(x, s)) {
-                int64_t id = remap(x, (unsigned)s->a->col, blk->v.code[r]);
-                if (id < 0)
-                    return colog_seterr(COLOG_ENOMEM, "out of memory");
-                v = (uint64_t)id;
-            } else if (is_f) {
-                double d = blk->v.f64[r];
-                if (d == 0)
-                    d = 0; /* -0.0 and 0.0 are one value */
-                memcpy(&v, &d, 8);
-            } else {
-                v = blk->v.u64[r];
-            }
-            if (pairset_add(&s->ps, g, v))
-                return colog_seterr(COLOG_ENOMEM, "out of memory for dcount");
-            break;
-        }
+        case Q_AGG_DCOUNT: /* dcount_block */
         case Q_AGG_COUNT:
             break;
         }
@@ -629,7 +789,13 @@ int colog__agg_new(colog_query_t *q, size_t mem_limit, colog_agg_t **out)
     x->null_gid = -1;
     x->gid = malloc(COLOG_BLOCK_ROWS * sizeof *x->gid);
     x->kw = malloc((size_t)COLOG_BLOCK_ROWS * x->g.W * 8);
-    if (x->gid == NULL || x->kw == NULL)
+    x->hbuf = malloc(COLOG_BLOCK_ROWS * sizeof *x->hbuf);
+    x->vbuf = malloc(COLOG_BLOCK_ROWS * sizeof *x->vbuf);
+    x->jbuf = malloc(COLOG_BLOCK_ROWS * sizeof *x->jbuf);
+    x->psel = malloc(COLOG_BLOCK_ROWS * sizeof *x->psel);
+    x->part_cnt = 1;
+    if (x->gid == NULL || x->kw == NULL || x->hbuf == NULL || x->vbuf == NULL || x->jbuf == NULL ||
+        x->psel == NULL)
         goto out_nomem;
     for (uint32_t k = 0; k < q->naggs; k++) {
         aggst_t *s = &x->agg[k];
@@ -681,6 +847,10 @@ void colog__agg_free(colog_agg_t *x)
     free(x->direct);
     free(x->gid);
     free(x->kw);
+    free(x->hbuf);
+    free(x->vbuf);
+    free(x->jbuf);
+    free(x->psel);
     free(x);
 }
 
@@ -704,6 +874,25 @@ static int check_mem(colog_agg_t *x)
                             "it with range/where, or raise --mem-mb",
                             x->mem_limit >> 20, x->g.n);
     return 0;
+}
+
+bool colog__agg_partitionable(const colog_query_t *q)
+{
+    /* Worth it where groups are many (keys of ip/string columns, hash table) and
+     * merging per-thread tables would cost as much as building them. */
+    if (q->nkeys == 0 || (q->nkeys == 1 && q->keys[0].kind == Q_KEY_COL))
+        return false; /* no keys, or one column: direct maps, cheap merges */
+    for (uint32_t k = 0; k < q->nkeys; k++)
+        if (q->keys[k].kind == Q_KEY_COL &&
+            colog_type_is_dict(q->schema->cols[q->keys[k].col].type))
+            return true;
+    return false;
+}
+
+void colog__agg_set_partition(colog_agg_t *x, uint32_t part_no, uint32_t part_cnt)
+{
+    x->part_no = part_no;
+    x->part_cnt = part_cnt ? part_cnt : 1;
 }
 
 int colog__agg_part(colog_agg_t *x, colog_part_t *p)
@@ -746,7 +935,7 @@ int colog__agg_part_end(colog_agg_t *x)
 int colog__agg_block(colog_agg_t *x, colog_bctx_t *c, const uint32_t *sel, uint32_t nsel)
 {
     x->sel = sel;
-    int rc = block_gids(x, c, nsel);
+    int rc = block_gids(x, c, &nsel);
     if (rc)
         return rc;
     if (ensure_groups(x))
@@ -955,7 +1144,7 @@ static int col_value(colog_agg_t *x, colog_rset_t *r, colog_type_t t, uint64_t w
 int colog__agg_result(colog_agg_t *x, colog_rset_t *r)
 {
     colog_query_t *q = x->q;
-    int rc = colog__rset_init(r, colog_q_noutputs(q));
+    int rc = r->arena ? 0 : colog__rset_init(r, colog_q_noutputs(q));
     if (rc)
         return rc;
     for (uint32_t k = 0; k < q->nkeys; k++) {

@@ -28,11 +28,17 @@ int colog__agg_add_count(colog_agg_t *x, uint64_t n);
 int colog__agg_add_key_count(colog_agg_t *x, colog_part_t *p, uint64_t key, uint64_t n);
 /* The same for the rows whose key is absent. */
 int colog__agg_add_null_count(colog_agg_t *x, uint64_t n);
+/* Partitioned aggregation: with many groups, each thread reads every block but
+ * keeps only the groups of its partition (by a hash of the key values), so the
+ * threads' results are disjoint and need no merge. */
+bool colog__agg_partitionable(const colog_query_t *q);
+void colog__agg_set_partition(colog_agg_t *x, uint32_t part_no, uint32_t part_cnt);
 /* Fold src into dst (same query). src is left unchanged. */
 int colog__agg_merge(colog_agg_t *dst, const colog_agg_t *src);
 /* Bytes the state uses (estimate). */
 size_t colog__agg_mem(const colog_agg_t *x);
-/* The result rows (keys, then aggregates), unordered. */
+/* Append the result rows (keys, then aggregates), unordered, to r (initialised
+ * here when r is all zero). */
 int colog__agg_result(colog_agg_t *x, colog_rset_t *r);
 
 #endif

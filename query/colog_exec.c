@@ -286,6 +286,7 @@ typedef struct runner {
     atomic_int failed;
     unsigned nthreads;
     size_t mem_limit;
+    bool partitioned; /* every worker reads every task, keeping its groups */
 } runner_t;
 
 /* Hold many snapshots open: raise the soft limit on open files to the hard one. */
@@ -618,8 +619,8 @@ static void *worker_main(void *arg)
 {
     worker_t *w = arg;
     runner_t *R = w->R;
-    for (;;) {
-        size_t i = atomic_fetch_add(&R->next, 1);
+    for (size_t own = 0;; own++) {
+        size_t i = R->partitioned ? own : atomic_fetch_add(&R->next, 1);
         if (i >= R->ntasks || atomic_load(&R->failed))
             break;
         w->rc = run_task(w, &R->tasks[i]);
@@ -711,6 +712,9 @@ static int exec_stats(runner_t *R, colog_rset_t *r, xstats_t *xs, char *io, size
         rc = worker_init(&W[i], R);
     if (rc)
         goto out;
+    R->partitioned = n > 1 && colog__agg_partitionable(R->q);
+    for (unsigned i = 0; R->partitioned && i < n; i++)
+        colog__agg_set_partition(W[i].agg, i, n);
     snprintf(io, iocap, "%s", colog_ioq_backend(W[0].ioq));
     for (started = 1; started < n; started++)
         if (pthread_create(&W[started].th, NULL, worker_main, &W[started]) != 0)
@@ -721,12 +725,16 @@ static int exec_stats(runner_t *R, colog_rset_t *r, xstats_t *xs, char *io, size
     for (unsigned i = 0; i < started && rc == 0; i++)
         if (W[i].rc)
             rc = colog_seterr(W[i].rc, "%s", W[i].msg);
-    for (unsigned i = 1; i < started && rc == 0; i++)
+    if (R->partitioned && started < n && rc == 0) /* a partition had no thread */
+        rc = colog_seterr(COLOG_ENOMEM, "could not start %u query threads", n);
+    for (unsigned i = 1; i < started && rc == 0 && !R->partitioned; i++)
         rc = colog__agg_merge(W[0].agg, W[i].agg);
     for (unsigned i = 0; i < n; i++)
         xs_add(xs, &W[i]);
-    if (rc == 0)
-        rc = colog__agg_result(W[0].agg, r);
+    if (R->partitioned)
+        xs->blocks_total /= n; /* every worker counted every block */
+    for (unsigned i = 0; rc == 0 && i < (R->partitioned ? started : 1); i++)
+        rc = colog__agg_result(W[i].agg, r);
 out:
     for (unsigned i = 0; i < n; i++)
         worker_free(&W[i]);

@@ -1046,7 +1046,8 @@ static int ix_or_keys(colog_part_t *p, unsigned col, bool is_signed, uint64_t lo
 {
     uint64_t top = is_signed ? (uint64_t)INT64_MAX : UINT64_MAX;
     uint32_t i = colog_part_index_lower(p, col, lo);
-    uint32_t j = hi == top ? colog_part_index_nkeys(p, col) : colog_part_index_lower(p, col, hi + 1);
+    uint32_t j =
+        hi == top ? colog_part_index_nkeys(p, col) : colog_part_index_lower(p, col, hi + 1);
     if (j < i)
         j = i;
     if (!acc->dry)

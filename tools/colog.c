@@ -5,6 +5,7 @@
  * codes live here; everything a library user would need lives in storage/ and
  * query/.
  */
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -81,6 +82,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* Query threads grow big hash tables; returning their memory to the kernel
+     * after every resize (munmap) makes the kernel flush the other threads' TLBs.
+     * Keep freed memory in the process instead; a colog command is short-lived. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
     if (argc < 2) {
         usage(stderr);
         return EXIT_USAGE;
