@@ -175,8 +175,8 @@ int colog_schema_find(const colog_schema_t *s, const char *name, size_t len);
 typedef struct colog_dictview {
     colog_type_t type; /* COLOG_T_STRING or COLOG_T_IP */
     uint32_t n;
-    const uint32_t *offs; /* strings: n + 1 offsets into bytes */
-    const char *bytes;    /* strings: entry i is bytes[offs[i] .. offs[i+1]) */
+    const uint32_t *offs;  /* strings: n + 1 offsets into bytes */
+    const char *bytes;     /* strings: entry i is bytes[offs[i] .. offs[i+1]) */
     const colog_ip_t *ips; /* ips: n entries */
 } colog_dictview_t;
 
@@ -209,9 +209,9 @@ typedef struct colog_block {
     uint32_t n;
     const uint8_t *valid; /* bitset, bit i set = value i present; NULL = all present */
     union {
-        const int64_t *i64;  /* time, i64 */
-        const uint64_t *u64; /* u8..u64 */
-        const double *f64;   /* f64 */
+        const int64_t *i64;   /* time, i64 */
+        const uint64_t *u64;  /* u8..u64 */
+        const double *f64;    /* f64 */
         const uint32_t *code; /* ip, string: code into the part's dictionary */
     } v;
 } colog_block_t;
@@ -278,7 +278,6 @@ int colog_snap_day(colog_store_t *st, int32_t day, uint64_t colmask, colog_snap_
 size_t colog_snap_nparts(const colog_snap_t *s);
 colog_part_t *colog_snap_part(colog_snap_t *s, size_t i);
 void colog_snap_free(colog_snap_t *s);
-
 
 /* ---------------------------------------------------------------- parallel and batched reads */
 
@@ -350,16 +349,16 @@ typedef void (*colog_reject_fn)(void *ctx, const char *src, uint64_t line, uint6
                                 const char *reason);
 
 typedef struct colog_ingest_opts {
-    size_t batch_rows;       /* rows buffered before a flush (default 1 << 20) */
-    int64_t now_us;          /* wall clock for the "too far ahead" rule (0 = now) */
-    colog_reject_fn reject;  /* may be NULL */
+    size_t batch_rows;      /* rows buffered before a flush (default 1 << 20) */
+    int64_t now_us;         /* wall clock for the "too far ahead" rule (0 = now) */
+    colog_reject_fn reject; /* may be NULL */
     void *reject_ctx;
-    bool no_auto_merge;      /* don't merge days with many parts after a flush */
+    bool no_auto_merge; /* don't merge days with many parts after a flush */
 } colog_ingest_opts_t;
 
 typedef struct colog_ingest_stats {
-    uint64_t rows_read;     /* data rows seen (good + rejected) */
-    uint64_t rows_ok;       /* rows accepted (durable once colog_ingest_finish returns 0) */
+    uint64_t rows_read; /* data rows seen (good + rejected) */
+    uint64_t rows_ok;   /* rows accepted (durable once colog_ingest_finish returns 0) */
     uint64_t rows_rejected;
     uint64_t parts_written;
 } colog_ingest_stats_t;

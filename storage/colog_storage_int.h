@@ -73,7 +73,8 @@ static inline uint64_t colog__get_u64(const uint8_t *p)
     return v;
 }
 
-/* ---------------------------------------------------------------- column files (colog_colfile.c) */
+/* ---------------------------------------------------------------- column files (colog_colfile.c)
+ */
 
 /*
  * A column file holds one column of one part as a sequence of blocks of
@@ -127,8 +128,8 @@ typedef struct colog_creq {
  * and decode each. Thread-safe on the readers; q belongs to the calling thread. */
 int colog__colr_read_many(colog_creq_t *reqs, size_t n, colog_ioq_t *q);
 
-
-/* ---------------------------------------------------------------- dictionary files (colog_dictfile.c) */
+/* ---------------------------------------------------------------- dictionary files
+ * (colog_dictfile.c) */
 
 /* Write a sorted, duplicate-free dictionary to dirfd/fname (O_EXCL), fsync. */
 int colog__dict_write(int dirfd, const char *fname, const colog_dictview_t *d, uint64_t *size,
@@ -155,12 +156,12 @@ typedef struct colog_mfile {
 
 typedef struct colog_manifest {
     uint64_t part_id;
-    int32_t day;        /* day number the part belongs to */
-    uint32_t nblocks;   /* blocks per column file */
+    int32_t day;      /* day number the part belongs to */
+    uint32_t nblocks; /* blocks per column file */
     uint64_t nrows;
     int64_t ts_min, ts_max;
     uint8_t schema_sha256[32]; /* of the store's canonical schema text */
-    uint32_t nsup;      /* ids of parts (same day) this one replaces */
+    uint32_t nsup;             /* ids of parts (same day) this one replaces */
     uint64_t *sup;
     uint32_t nfiles;
     colog_mfile_t *files;
@@ -177,9 +178,8 @@ void colog__manifest_clear(colog_manifest_t *m);
 /* Checksum seed of a file name: XXH3-64 of the name. */
 uint64_t colog__file_seed(const char *fname);
 
-
-
-/* ---------------------------------------------------------------- bitmap indexes (colog_index.c) */
+/* ---------------------------------------------------------------- bitmap indexes (colog_index.c)
+ */
 
 /*
  * An index file NAME.idx maps each distinct value of an indexed column of a part
@@ -199,8 +199,8 @@ int colog__idxw_new(colog_type_t type, uint64_t ncodes, colog_idxw_t **out);
 int colog__idxw_add(colog_idxw_t *w, const void *vals, const uint8_t *valid, uint32_t n);
 /* Write dirfd/fname (O_EXCL), fsync; report size, XXH3-64 and SHA-256 of the file.
  * Frees w whatever the result. */
-int colog__idxw_write(colog_idxw_t *w, int dirfd, const char *fname, uint64_t *size,
-                      uint64_t *xxh, uint8_t sha256[32]);
+int colog__idxw_write(colog_idxw_t *w, int dirfd, const char *fname, uint64_t *size, uint64_t *xxh,
+                      uint8_t sha256[32]);
 void colog__idxw_abort(colog_idxw_t *w);
 
 typedef struct colog_idxr colog_idxr_t;
@@ -217,7 +217,8 @@ uint64_t colog__idxr_card(const colog_idxr_t *r, uint32_t i);
 uint32_t colog__idxr_lower(const colog_idxr_t *r, uint64_t key);
 /* OR the bitmaps of keys [i, j) into dst (read, checksum-verified, deserialized
  * with roaring_bitmap_portable_deserialize_safe and validated). Thread-safe. */
-int colog__idxr_or_range(const colog_idxr_t *r, uint32_t i, uint32_t j, struct roaring_bitmap_s *dst);
+int colog__idxr_or_range(const colog_idxr_t *r, uint32_t i, uint32_t j,
+                         struct roaring_bitmap_s *dst);
 void colog__idxr_close(colog_idxr_t *r);
 
 /* ---------------------------------------------------------------- part writer (colog_part.c) */

@@ -213,3 +213,30 @@ Test(exec, explain_reports_index_use, .init = build_store, .fini = drop_store)
     colog_tz_free(tz);
     colog_store_close(st);
 }
+
+/* Past its memory bound a many-group query fails with a clear error (it is not
+ * killed), and the same query fits under the default bound. */
+Test(exec, memory_bound_is_a_clear_error, .init = build_store, .fini = drop_store)
+{
+    colog_store_t *st;
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_READ), 0);
+    colog_tz_t *tz;
+    colog_query_t *q;
+    colog_qerr_t err;
+    cr_assert_eq(colog_tz_open(NULL, &tz), 0);
+    cr_assert_eq(colog_query_parse("stats dcount(dst_port) by src_ip, dst_ip, src_port",
+                                   colog_store_schema(st), tz, 0, &q, &err),
+                 0);
+    FILE *out = fopen("/dev/null", "w");
+    colog_run_opts_t o = {.format = COLOG_OUT_CSV, .out = out, .threads = 1, .mem_mb = 16};
+    int rc = colog_query_run(q, st, &o);
+    cr_expect_eq(rc, COLOG_ELIMIT, "rc %d: %s", rc, colog_errmsg());
+    cr_expect_not_null(strstr(colog_errmsg(), "need more than 16 MB"), "%s", colog_errmsg());
+    o.mem_mb = 0;
+    o.threads = 2;
+    cr_expect_eq(colog_query_run(q, st, &o), 0, "%s", colog_errmsg());
+    fclose(out);
+    colog_query_free(q);
+    colog_tz_free(tz);
+    colog_store_close(st);
+}

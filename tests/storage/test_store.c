@@ -140,7 +140,7 @@ static uint64_t day_rows(colog_store_t *st, int32_t day, size_t *nparts)
 }
 
 #define DAY 20514 /* 2026-03-02 */
-#define T(sec) ((int64_t)DAY * 86400000000LL + (int64_t)(sec) * 1000000LL)
+#define T(sec) ((int64_t)DAY * 86400000000LL + (int64_t)(sec)*1000000LL)
 
 TestSuite(store, .init = setup, .fini = teardown);
 
@@ -282,8 +282,9 @@ Test(store, superseded_parts_and_leftovers_are_invisible)
     cr_assert_eq(np, 1);
     /* The next writer cleans up, and new ids keep growing past the leftovers. */
     cr_assert_eq(colog__day_cleanup(st, DAY), 0);
-    snprintf(cmd, sizeof cmd, "test ! -e '%s/hot/2026-03-02/p0000000000000001' && "
-                              "test ! -e '%s/hot/2026-03-02/.tmp-p0000000000000009'",
+    snprintf(cmd, sizeof cmd,
+             "test ! -e '%s/hot/2026-03-02/p0000000000000001' && "
+             "test ! -e '%s/hot/2026-03-02/.tmp-p0000000000000009'",
              dir, dir);
     cr_assert_eq(system(cmd), 0);
     cr_assert_eq(day_rows(st, DAY, &np), 4);
