@@ -260,6 +260,7 @@ typedef struct pinfo {
     colog_part_t *p;
     int32_t day;
     pthread_mutex_t mu;
+    bool checked, damaged; /* --skip-damaged: read through once / found damaged */
     bool ix_done, exact;
     roaring_bitmap_t *ix; /* candidate rows, NULL: no index helped */
     uint32_t nindexed;
@@ -287,7 +288,20 @@ typedef struct runner {
     unsigned nthreads;
     size_t mem_limit;
     bool partitioned; /* every worker reads every task, keeping its groups */
+    pthread_mutex_t warn_mu;
+    uint64_t ndamaged; /* parts left out by --skip-damaged */
 } runner_t;
+
+/* --skip-damaged: say which part is left out and why. */
+static void warn_damaged(void *ctx, const char *msg)
+{
+    runner_t *R = ctx;
+    pthread_mutex_lock(&R->warn_mu);
+    R->ndamaged++;
+    if (R->opts->warn)
+        fprintf(R->opts->warn, "colog: skipping damaged part: %s\n", msg);
+    pthread_mutex_unlock(&R->warn_mu);
+}
 
 /* Hold many snapshots open: raise the soft limit on open files to the hard one. */
 static void raise_nofile(void)
@@ -334,7 +348,8 @@ static int collect(runner_t *R, colog_store_t *st)
         if (days[d] < dlo || days[d] > dhi)
             continue;
         colog_snap_t *s;
-        rc = colog_snap_day(st, days[d], R->pl.colmask, &s);
+        rc = colog_snap_day_ex(st, days[d], R->pl.colmask,
+                               R->opts->skip_damaged ? warn_damaged : NULL, R, &s);
         if (rc)
             goto out;
         R->snaps[R->nsnaps++] = s;
@@ -445,6 +460,23 @@ static void worker_free(worker_t *w)
     free(w->sel);
 }
 
+/* --skip-damaged: read and verify every block of the columns the query reads, so
+ * that a damaged part is left out before any of its rows is used. */
+static int check_part(worker_t *w, pinfo_t *pi)
+{
+    colog_rbuf_t *buf = colog_rbuf_new();
+    colog_block_t b;
+    int rc = buf ? 0 : colog_seterr(COLOG_ENOMEM, "out of memory");
+    for (unsigned col = 0; rc == 0 && col < w->R->q->schema->ncols; col++) {
+        if (!(w->R->pl.colmask >> col & 1))
+            continue;
+        for (uint32_t blk = 0; rc == 0 && blk < colog_part_nblocks(pi->p); blk++)
+            rc = colog_part_read_buf(pi->p, col, blk, buf, &b);
+    }
+    colog_rbuf_free(buf);
+    return rc;
+}
+
 /* Compile the predicate for part pi (and its index bitmap, once per part). */
 static int worker_bind(worker_t *w, uint32_t pi_no)
 {
@@ -465,12 +497,20 @@ static int worker_bind(worker_t *w, uint32_t pi_no)
     w->pred_pi = pi_no;
     if (w->agg && (rc = colog__agg_part(w->agg, pi->p)))
         return rc;
-    if (R->opts->no_index || R->q->scan_where == NULL)
-        return 0;
     pthread_mutex_lock(&pi->mu);
-    if (!pi->ix_done) {
+    if (!pi->ix_done && !R->opts->no_index && R->q->scan_where != NULL) {
         rc = colog__pred_index(w->pred, R->q->schema, &pi->ix, &pi->exact, &pi->nindexed);
         pi->ix_done = rc == 0;
+    }
+    if (R->opts->skip_damaged && !pi->checked) {
+        if (rc == 0)
+            rc = check_part(w, pi);
+        pi->checked = true;
+        if (rc == COLOG_ECORRUPT || (rc < 0 && rc > -4096)) { /* damaged or unreadable */
+            pi->damaged = true;
+            warn_damaged(R, colog_errmsg());
+            rc = 0;
+        }
     }
     pthread_mutex_unlock(&pi->mu);
     return rc;
@@ -555,6 +595,8 @@ static int run_task(worker_t *w, const task_t *t)
     int rc = worker_bind(w, t->pi);
     if (rc)
         return rc;
+    if (pi->damaged)
+        return 0;
     w->xs.blocks_total += t->b1 - t->b0;
     bool where_exact = R->q->scan_where == NULL || (pi->ix && pi->exact);
     if (pi->key_fast && where_exact && (R->q->scan_where == NULL || pi->ix)) {
@@ -863,6 +905,7 @@ int colog_query_run(colog_query_t *q, colog_store_t *st, const colog_run_opts_t 
     memset(&r, 0, sizeof r);
     R.q = q;
     R.opts = opts;
+    pthread_mutex_init(&R.warn_mu, NULL);
     make_plan(q, &R.pl);
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     R.nthreads = opts->threads ? opts->threads : ncpu > 0 ? (unsigned)ncpu : 1;
@@ -912,5 +955,6 @@ int colog_query_run(colog_query_t *q, colog_store_t *st, const colog_run_opts_t 
 out:
     colog__rset_free(&r);
     runner_free(&R);
+    pthread_mutex_destroy(&R.warn_mu);
     return rc;
 }

@@ -64,6 +64,12 @@ typedef struct colog_run_opts {
     bool explain;     /* print what was pruned, used and read instead of the rows */
     size_t mem_mb;    /* memory the groups of a stats query may use; 0 = 4096 */
     int io_mode;      /* COLOG_IO_AUTO, COLOG_IO_URING or COLOG_IO_PREAD */
+    /* Leave out damaged parts instead of failing: each part is checked (every
+     * block of the columns the query reads, its dictionaries and the index
+     * bitmaps it uses) before any of its rows is used, and each part left out is
+     * named on `warn` (e.g. stderr). */
+    bool skip_damaged;
+    FILE *warn;
 } colog_run_opts_t;
 
 /* Execute q over st and write the result. Returns 0 or an error (the message in

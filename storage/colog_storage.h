@@ -275,6 +275,12 @@ int colog_part_read(colog_part_t *p, unsigned col, uint32_t b, colog_block_t *ou
  * stay readable if a merge deletes them afterwards. */
 typedef struct colog_snap colog_snap_t;
 int colog_snap_day(colog_store_t *st, int32_t day, uint64_t colmask, colog_snap_t **out);
+/* The same, but a part that cannot be opened because it is damaged (corrupt or
+ * unreadable manifest, dictionary, index or column file header) is left out and
+ * reported through damaged(ctx, message) instead of failing the snapshot. */
+typedef void (*colog_damaged_fn)(void *ctx, const char *msg);
+int colog_snap_day_ex(colog_store_t *st, int32_t day, uint64_t colmask, colog_damaged_fn damaged,
+                      void *ctx, colog_snap_t **out);
 size_t colog_snap_nparts(const colog_snap_t *s);
 colog_part_t *colog_snap_part(colog_snap_t *s, size_t i);
 void colog_snap_free(colog_snap_t *s);

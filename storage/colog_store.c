@@ -484,7 +484,8 @@ static bool id_in(const uint64_t *v, size_t n, uint64_t id)
 }
 
 /* One attempt: list, open all, drop superseded. -ENOENT means "retry". */
-static int snap_try(colog_store_t *st, int dayfd, int32_t day, uint64_t colmask, colog_snap_t *s)
+static int snap_try(colog_store_t *st, int dayfd, int32_t day, uint64_t colmask,
+                    colog_damaged_fn damaged, void *dctx, colog_snap_t *s)
 {
     uint64_t *ids = NULL;
     size_t nids = 0;
@@ -498,6 +499,11 @@ static int snap_try(colog_store_t *st, int dayfd, int32_t day, uint64_t colmask,
     }
     for (size_t i = 0; i < nids; i++) {
         rc = colog__part_open(st, dayfd, day, ids[i], colmask, &s->parts[s->n]);
+        if (rc && damaged && rc != -ENOENT && rc != COLOG_ESTALE && rc != COLOG_ENOMEM) {
+            damaged(dctx, colog_errmsg()); /* left out, as the caller asked */
+            rc = 0;
+            continue;
+        }
         if (rc)
             goto out_ids;
         s->n++;
@@ -531,6 +537,12 @@ out_ids:
 
 int colog_snap_day(colog_store_t *st, int32_t day, uint64_t colmask, colog_snap_t **out)
 {
+    return colog_snap_day_ex(st, day, colmask, NULL, NULL, out);
+}
+
+int colog_snap_day_ex(colog_store_t *st, int32_t day, uint64_t colmask, colog_damaged_fn damaged,
+                      void *dctx, colog_snap_t **out)
+{
     if (st == NULL || out == NULL)
         return colog_seterr(COLOG_EINVAL, "snapshot: invalid arguments");
     colog_snap_t *s = calloc(1, sizeof *s);
@@ -546,7 +558,7 @@ int colog_snap_day(colog_store_t *st, int32_t day, uint64_t colmask, colog_snap_
         return rc;
     }
     for (int attempt = 0; attempt < 1000; attempt++) {
-        rc = snap_try(st, dayfd, day, colmask, s);
+        rc = snap_try(st, dayfd, day, colmask, damaged, dctx, s);
         if (rc != -ENOENT && rc != COLOG_ESTALE)
             break;
         for (size_t i = 0; i < s->n; i++)

@@ -62,6 +62,9 @@ int cmd_query(int argc, char **argv)
             ro.no_index = true;
         } else if (strcmp(argv[i], "--explain") == 0) {
             ro.explain = true;
+        } else if (strcmp(argv[i], "--skip-damaged") == 0) {
+            ro.skip_damaged = true;
+            ro.warn = stderr;
         } else if (argv[i][0] == '-' && argv[i][1] == '-') {
             return cli_usage("query: unknown option '%s'", argv[i]);
         } else if (store == NULL) {

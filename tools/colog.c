@@ -24,7 +24,8 @@ static const struct {
      "ingest STORE [--format csv|ndjson] [--rejects FILE] [--batch-rows N] [FILE...]"},
     {"query", cmd_query,
      "query STORE 'QUERY' [--format table|csv|json|ndjson] [--tz ZONE] [--threads N] "
-     "[--no-index] [--explain] [--mem-mb N] [--io auto|uring|pread] [--now TIME]"},
+     "[--no-index] [--explain] [--mem-mb N] [--io auto|uring|pread] [--now TIME] "
+     "[--skip-damaged]"},
     {"stats", cmd_stats, "stats STORE [--format table|json]"},
     {"merge", cmd_merge, "merge STORE [--day YYYY-MM-DD]"},
 };
