@@ -856,7 +856,7 @@ void colog__agg_free(colog_agg_t *x)
 
 size_t colog__agg_mem(const colog_agg_t *x)
 {
-    size_t m = x->g.cap * 4 + x->g.kcap * (x->g.W + 1) * 8 + x->direct_n * 4;
+    size_t m = x->g.cap * 8 + x->g.kcap * (x->g.W + 1) * 8 + x->direct_n * 4;
     for (uint32_t k = 0; k < x->q->naggs; k++)
         m += x->gcap * 20 + x->agg[k].ps.cap * 16;
     m += x->in_str.cap * 4 + x->in_str.ecap * 28 + x->in_ip.cap * 4 + x->in_ip.ecap * 24;

@@ -77,6 +77,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
+#include <zstd.h>
 
 #define HDR_SIZE 32
 #define BLK_HDR_SIZE 32
@@ -85,8 +86,13 @@
 #define FOOT_SUM 8
 #define TRAILER_SIZE 24
 #define BLK_HAS_NULLS 0x01u
+#define CODEC_LZ4 0  /* block header byte 14 */
+#define CODEC_ZSTD 1
 #define BITSET_MAX (COLOG_BLOCK_ROWS / 8)
-#define RAW_MAX (BITSET_MAX + COLOG_ENC_DELTA_HDR + 8 * (size_t)COLOG_BLOCK_ROWS)
+#define RAW_MAX (BITSET_MAX + COLOG_ENC_BOUND(COLOG_BLOCK_ROWS))
+/* A candidate is not compressed if its raw size exceeds this many times the
+ * best compressed size found so far (LZ4 shrinks bit-packed data little). */
+#define SKIP_FACTOR 4
 #define MAX_BLOCKS (1u << 24) /* 2^40 rows per column file */
 
 _Static_assert(RAW_MAX <= LZ4_MAX_INPUT_SIZE, "a raw block must fit LZ4");
@@ -158,12 +164,28 @@ static const char *tname(unsigned t)
     return t < sizeof names / sizeof names[0] ? names[t] : "?";
 }
 
-/* The encoding the writer uses for a type. */
-static uint8_t enc_of(colog_type_t t)
+/* The encodings the writer tries for a type, most likely winner first. */
+static const uint8_t *encs_of(colog_type_t t, unsigned *k)
 {
-    if (t == COLOG_T_TIME)
-        return COLOG_ENC_DELTA;
-    return t == COLOG_T_F64 ? COLOG_ENC_PLAIN : COLOG_ENC_FOR;
+    static const uint8_t time_encs[] = {COLOG_ENC_MDELTA, COLOG_ENC_DELTA, COLOG_ENC_MFOR,
+                                        COLOG_ENC_FOR, COLOG_ENC_VARINT};
+    static const uint8_t i64_encs[] = {COLOG_ENC_FOR, COLOG_ENC_MFOR, COLOG_ENC_VARINT,
+                                       COLOG_ENC_MDELTA, COLOG_ENC_DELTA};
+    static const uint8_t int_encs[] = {COLOG_ENC_FOR, COLOG_ENC_MFOR, COLOG_ENC_VARINT};
+    static const uint8_t f64_encs[] = {COLOG_ENC_PLAIN};
+    switch (domain_of(t)) {
+    case DOM_I64:
+        *k = 5;
+        return t == COLOG_T_TIME ? time_encs : i64_encs;
+    case DOM_U64:
+    case DOM_CODE:
+        *k = 3;
+        return int_encs;
+    case DOM_F64:
+        break;
+    }
+    *k = 1;
+    return f64_encs;
 }
 
 /* Whether the reader accepts encoding enc for type t. */
@@ -171,14 +193,36 @@ static bool enc_ok(colog_type_t t, unsigned enc)
 {
     switch (domain_of(t)) {
     case DOM_I64:
-        return enc == COLOG_ENC_FOR || enc == COLOG_ENC_DELTA;
+        return enc == COLOG_ENC_FOR || enc == COLOG_ENC_DELTA || enc == COLOG_ENC_MFOR ||
+               enc == COLOG_ENC_MDELTA || enc == COLOG_ENC_VARINT;
     case DOM_U64:
     case DOM_CODE:
-        return enc == COLOG_ENC_FOR;
+        return enc == COLOG_ENC_FOR || enc == COLOG_ENC_MFOR || enc == COLOG_ENC_VARINT;
     case DOM_F64:
         return enc == COLOG_ENC_PLAIN;
     }
     return false;
+}
+
+/* Writer policy (colog__colf_tune). */
+static unsigned tune_force;
+static int tune_zstd = -1; /* -1: not set, read COLOG_COLF_ZSTD */
+static bool tune_force_zstd;
+
+void colog__colf_tune(unsigned force_enc, int zstd_level, bool force_zstd)
+{
+    tune_force = force_enc;
+    tune_force_zstd = force_zstd;
+    tune_zstd = zstd_level < 0 ? 0 : zstd_level > 22 ? 22 : zstd_level;
+}
+
+static int zstd_level_now(void)
+{
+    if (tune_zstd >= 0)
+        return tune_zstd;
+    const char *e = getenv("COLOG_COLF_ZSTD");
+    int l = e ? atoi(e) : 0;
+    return l < 0 ? 0 : l > 22 ? 22 : l;
 }
 
 static uint64_t f2u(double d)
@@ -239,9 +283,14 @@ struct colog_colw {
     uint8_t *pvalid; /* BITSET_MAX bytes */
     uint32_t npend;
 
-    uint8_t *raw;  /* RAW_MAX */
-    uint8_t *cbuf; /* block header + compressed payload */
+    uint64_t *scratch; /* COLOG_BLOCK_ROWS words for the encoders */
+    uint8_t *raw;      /* RAW_MAX */
+    uint8_t *cbuf;     /* block header + compressed payload: the block written */
+    uint8_t *ctry;     /* the same for the candidate being tried */
     size_t ccap;
+    int zlevel;     /* 0: LZ4 only */
+    ZSTD_CCtx *zc;  /* when zlevel > 0 */
+    uint8_t *zbest; /* block header + zstd payload of the best zstd candidate */
 
     struct blkent *ents;
     uint32_t nents, entcap;
@@ -275,8 +324,12 @@ static void colw_free(colog_colw_t *w)
 {
     free(w->pend);
     free(w->pvalid);
+    free(w->scratch);
     free(w->raw);
     free(w->cbuf);
+    free(w->ctry);
+    free(w->zbest);
+    ZSTD_freeCCtx(w->zc);
     free(w->ents);
     free(w->fname);
     XXH3_freeState(w->xs);
@@ -301,11 +354,21 @@ int colog__colw_open(colog_colw_t **out, int dirfd, const char *fname, colog_typ
     w->fname = strdup(fname);
     w->pend = malloc(COLOG_BLOCK_ROWS * sizeof *w->pend);
     w->pvalid = calloc(1, BITSET_MAX);
+    w->scratch = malloc(COLOG_BLOCK_ROWS * sizeof *w->scratch);
     w->raw = malloc(RAW_MAX);
     w->cbuf = malloc(w->ccap);
+    w->ctry = malloc(w->ccap);
     w->xs = XXH3_createState();
+    w->zlevel = type == COLOG_T_F64 ? 0 : zstd_level_now();
+    bool zok = true;
+    if (w->zlevel > 0) {
+        w->zc = ZSTD_createCCtx();
+        w->zbest = malloc(w->ccap);
+        zok = w->zc && w->zbest;
+    }
     int rc;
-    if (!w->fname || !w->pend || !w->pvalid || !w->raw || !w->cbuf || !w->xs) {
+    if (!w->fname || !w->pend || !w->pvalid || !w->scratch || !w->raw || !w->cbuf || !w->ctry ||
+        !w->xs || !zok) {
         rc = colog_seterr(COLOG_ENOMEM, "%s: out of memory", fname);
         goto out_free;
     }
@@ -400,12 +463,139 @@ static void pend_zone(colog_colw_t *w, uint32_t n, uint32_t nvalid, uint64_t *zm
     }
 }
 
+/* Exact raw size of the pending block's values under encoding enc. */
+static size_t enc_size(colog_colw_t *w, uint8_t enc, uint32_t n)
+{
+    const uint64_t *v = w->pend;
+    bool sign = domain_of(w->type) == DOM_I64;
+    switch (enc) {
+    case COLOG_ENC_FOR:
+        return colog__for_size(v, n, sign);
+    case COLOG_ENC_DELTA:
+        return colog__delta_size(v, n, w->scratch);
+    case COLOG_ENC_MFOR:
+        return colog__mfor_size(v, n, sign);
+    case COLOG_ENC_MDELTA:
+        return colog__mdelta_size(v, n, w->scratch);
+    case COLOG_ENC_VARINT:
+        return colog__varint_size(v, n, sign);
+    default:
+        return 8 * (size_t)n;
+    }
+}
+
+/* Encode the pending block's values (left unchanged) into out; returns the length. */
+static size_t enc_values(colog_colw_t *w, uint8_t enc, uint32_t n, uint8_t *out)
+{
+    const uint64_t *v = w->pend;
+    bool sign = domain_of(w->type) == DOM_I64;
+    switch (enc) {
+    case COLOG_ENC_FOR:
+        memcpy(w->scratch, v, n * sizeof *v);
+        return colog__for_encode(w->scratch, n, sign, out);
+    case COLOG_ENC_DELTA:
+        memcpy(w->scratch, v, n * sizeof *v);
+        return colog__delta_encode(w->scratch, n, out);
+    case COLOG_ENC_MFOR:
+        return colog__mfor_encode(v, n, sign, out);
+    case COLOG_ENC_MDELTA:
+        return colog__mdelta_encode(v, n, w->scratch, out);
+    case COLOG_ENC_VARINT:
+        return colog__varint_encode(v, n, sign, out);
+    default:
+        for (uint32_t i = 0; i < n; i++)
+            colog__put_u64(out + 8 * (size_t)i, v[i]);
+        return 8 * (size_t)n;
+    }
+}
+
+/* The choice for one block: encoding, codec, raw and compressed lengths. */
+struct choice {
+    uint8_t enc, codec;
+    uint32_t rlen, clen;
+};
+
+/* Encode the pending block with each candidate encoding, compress, and leave the
+ * smallest in w->cbuf (payload at BLK_HDR_SIZE). Candidates are tried in order
+ * of raw size; one whose raw size is over SKIP_FACTOR times the best compressed
+ * size so far is skipped. With zstd enabled, the best zstd result replaces the
+ * LZ4 one when it is at least 10% smaller. */
+static int choose(colog_colw_t *w, uint32_t n, size_t vstart, struct choice *out)
+{
+    unsigned k;
+    const uint8_t *encs = encs_of(w->type, &k);
+    uint8_t order[8];
+    size_t raw[8];
+    unsigned m = 0;
+    for (unsigned i = 0; i < k; i++) {
+        if (tune_force && encs[i] != tune_force)
+            continue;
+        if ((encs[i] == COLOG_ENC_DELTA || encs[i] == COLOG_ENC_MDELTA) && n == 0)
+            continue;
+        size_t r = k == 1 && !tune_force ? 0 : enc_size(w, encs[i], n);
+        unsigned j = m++;
+        for (; j > 0 && raw[j - 1] > r; j--) { /* insertion sort by raw size, stable */
+            raw[j] = raw[j - 1];
+            order[j] = order[j - 1];
+        }
+        raw[j] = r;
+        order[j] = encs[i];
+    }
+    if (m == 0) { /* a forced encoding the type does not take: choose freely */
+        unsigned saved = tune_force;
+        tune_force = 0;
+        int rc = choose(w, n, vstart, out);
+        tune_force = saved;
+        return rc;
+    }
+    int cap = (int)(w->ccap - BLK_HDR_SIZE);
+    struct choice best = {0}, zbest = {0};
+    bool have = false, zhave = false;
+    for (unsigned i = 0; i < m; i++) {
+        size_t bestc = have ? best.clen : SIZE_MAX;
+        if (zhave && zbest.clen < bestc)
+            bestc = zbest.clen;
+        if (have && raw[i] / SKIP_FACTOR > bestc)
+            break;
+        size_t rlen = vstart + enc_values(w, order[i], n, w->raw + vstart);
+        int clen = LZ4_compress_default((const char *)w->raw, (char *)w->ctry + BLK_HDR_SIZE,
+                                        (int)rlen, cap);
+        if (clen <= 0)
+            return werr(w, COLOG_EINVAL, "LZ4 compression failed");
+        if (!have || (uint32_t)clen < best.clen) {
+            uint8_t *t = w->cbuf;
+            w->cbuf = w->ctry;
+            w->ctry = t;
+            best = (struct choice){order[i], CODEC_LZ4, (uint32_t)rlen, (uint32_t)clen};
+            have = true;
+        }
+        if (w->zlevel > 0) {
+            size_t z = ZSTD_compressCCtx(w->zc, w->ctry + BLK_HDR_SIZE, (size_t)cap, w->raw, rlen,
+                                         w->zlevel);
+            if (!ZSTD_isError(z) && (!zhave || z < zbest.clen)) {
+                uint8_t *t = w->zbest;
+                w->zbest = w->ctry;
+                w->ctry = t;
+                zbest = (struct choice){order[i], CODEC_ZSTD, (uint32_t)rlen, (uint32_t)z};
+                zhave = true;
+            }
+        }
+    }
+    if (zhave && (tune_force_zstd || (uint64_t)zbest.clen * 10 <= (uint64_t)best.clen * 9)) {
+        uint8_t *t = w->cbuf;
+        w->cbuf = w->zbest;
+        w->zbest = t;
+        best = zbest;
+    }
+    *out = best;
+    return 0;
+}
+
 /* Encode, compress and write the pending block. */
 static int flush_block(colog_colw_t *w)
 {
     uint32_t n = w->npend, bn = w->nents;
     uint32_t nvalid = popcount_bits(w->pvalid, n);
-    uint8_t enc = enc_of(w->type);
     uint8_t flags = nvalid < n ? BLK_HAS_NULLS : 0;
     uint64_t zmin, zmax;
 
@@ -421,39 +611,26 @@ static int flush_block(colog_colw_t *w)
     }
     pend_zone(w, n, nvalid, &zmin, &zmax);
 
-    size_t rlen = 0;
+    size_t vstart = 0;
     if (flags & BLK_HAS_NULLS) {
-        rlen = (n + 7) / 8;
-        memcpy(w->raw, w->pvalid, rlen);
+        vstart = (n + 7) / 8;
+        memcpy(w->raw, w->pvalid, vstart);
     }
-    switch (enc) {
-    case COLOG_ENC_DELTA:
-        rlen += colog__delta_encode(w->pend, n, w->raw + rlen);
-        break;
-    case COLOG_ENC_FOR:
-        rlen += colog__for_encode(w->pend, n, domain_of(w->type) == DOM_I64, w->raw + rlen);
-        break;
-    default:
-        for (uint32_t i = 0; i < n; i++)
-            colog__put_u64(w->raw + rlen + 8 * (size_t)i, w->pend[i]);
-        rlen += 8 * (size_t)n;
-        break;
-    }
-
-    int clen = LZ4_compress_default((const char *)w->raw, (char *)w->cbuf + BLK_HDR_SIZE, (int)rlen,
-                                    (int)(w->ccap - BLK_HDR_SIZE));
-    if (clen <= 0)
-        return werr(w, COLOG_EINVAL, "LZ4 compression failed");
+    struct choice c;
+    int rc = choose(w, n, vstart, &c);
+    if (rc < 0)
+        return rc;
     uint8_t *h = w->cbuf;
     colog__put_u32(h, COLOG_BLK_MAGIC);
     colog__put_u32(h + 4, bn);
     colog__put_u32(h + 8, n);
-    h[12] = enc;
+    h[12] = c.enc;
     h[13] = flags;
-    colog__put_u16(h + 14, 0);
-    colog__put_u32(h + 16, (uint32_t)rlen);
-    colog__put_u32(h + 20, (uint32_t)clen);
-    size_t len = BLK_HDR_SIZE + (size_t)clen;
+    h[14] = c.codec;
+    h[15] = 0;
+    colog__put_u32(h + 16, c.rlen);
+    colog__put_u32(h + 20, c.clen);
+    size_t len = BLK_HDR_SIZE + (size_t)c.clen;
     uint64_t sum = block_sum(h, len, w->seed ^ bn);
     colog__put_u64(h + 24, sum);
 
@@ -465,7 +642,7 @@ static int flush_block(colog_colw_t *w)
                          .min = zmin,
                          .max = zmax,
                          .sum = sum};
-    int rc = emit(w, h, len);
+    rc = emit(w, h, len);
     if (rc < 0)
         return rc;
     w->nents++;
@@ -639,7 +816,8 @@ struct colog_rbuf {
     size_t rawcap;
     void *dec; /* decoded values, 8 bytes a row */
     size_t deccap;
-    bool busy; /* named by a request of the read_many running now */
+    ZSTD_DCtx *zd; /* created on the first zstd block */
+    bool busy;     /* named by a request of the read_many running now */
 };
 
 struct colog_colr {
@@ -684,6 +862,7 @@ static void rbuf_clear(colog_rbuf_t *b)
     free(b->cbuf);
     free(b->raw);
     free(b->dec);
+    ZSTD_freeDCtx(b->zd);
 }
 
 static void colr_free(colog_colr_t *r)
@@ -939,8 +1118,10 @@ static int check_block_header(const colog_colr_t *r, uint32_t b, const struct bl
         return blk_corrupt(r, b, "row count does not match the footer");
     if (!enc_ok(r->type, h[12]))
         return blk_corrupt(r, b, "bad encoding for the column type");
-    if ((h[13] & ~BLK_HAS_NULLS) != 0 || colog__get_u16(h + 14) != 0)
+    if ((h[13] & ~BLK_HAS_NULLS) != 0 || h[15] != 0)
         return blk_corrupt(r, b, "reserved bits not zero");
+    if (h[14] != CODEC_LZ4 && h[14] != CODEC_ZSTD)
+        return blk_corrupt(r, b, "unknown compression codec");
     if (!(h[13] & BLK_HAS_NULLS) != (e->nvalid == e->nrows))
         return blk_corrupt(r, b, "null flag does not match the footer");
     if (colog__get_u32(h + 20) != e->len - BLK_HDR_SIZE)
@@ -973,7 +1154,9 @@ static int decode_values(const colog_colr_t *r, uint32_t b, const struct blkent 
         return 0;
     }
     case COLOG_ENC_DELTA:
-        if (colog__delta_decode(p, len, n, dec, &lo, &hi) < 0)
+    case COLOG_ENC_MDELTA:
+        if ((enc == COLOG_ENC_DELTA ? colog__delta_decode(p, len, n, dec, &lo, &hi)
+                                    : colog__mdelta_decode(p, len, n, dec, &lo, &hi)) < 0)
             return blk_corrupt(r, b, "malformed delta encoding");
         if (lo != e->min || hi != e->max)
             return blk_corrupt(r, b, "values do not match the zone map");
@@ -982,13 +1165,39 @@ static int decode_values(const colog_colr_t *r, uint32_t b, const struct blkent 
     default:
         break;
     }
-    int bad = domain_of(r->type) == DOM_CODE ? colog__for_decode32(p, len, n, dec, &base, &maxoff)
-                                             : colog__for_decode(p, len, n, dec, &base, &maxoff);
+    bool code = domain_of(r->type) == DOM_CODE;
+    int bad;
+    switch (enc) {
+    case COLOG_ENC_MFOR:
+        bad = colog__mfor_decode(p, len, n, dec, &base, &maxoff);
+        break;
+    case COLOG_ENC_VARINT:
+        bad = colog__varint_decode(p, len, n, dec, &base, &maxoff);
+        break;
+    default:
+        bad = code ? colog__for_decode32(p, len, n, dec, &base, &maxoff)
+                   : colog__for_decode(p, len, n, dec, &base, &maxoff);
+        break;
+    }
     if (bad < 0)
-        return blk_corrupt(r, b, "malformed frame-of-reference encoding");
+        return blk_corrupt(r, b, enc == COLOG_ENC_MFOR     ? "malformed miniblock encoding"
+                                 : enc == COLOG_ENC_VARINT ? "malformed varint encoding"
+                                                           : "malformed frame-of-reference encoding");
     if (base != e->min || base + maxoff != e->max)
         return blk_corrupt(r, b, "values do not match the zone map");
-    if (domain_of(r->type) == DOM_CODE)
+    if (code && enc != COLOG_ENC_FOR) {
+        /* Decoded as 64-bit words; every value is <= e->max <= 2^32-1 (zone
+         * checked at open), so narrow in place, front to back: word i is read
+         * before code i (bytes 4i..4i+3 <= 8i+7) overwrites anything unread. */
+        uint8_t *d = dec;
+        for (uint32_t i = 0; i < n; i++) {
+            uint64_t x;
+            memcpy(&x, d + 8 * (size_t)i, 8);
+            uint32_t c = (uint32_t)x;
+            memcpy(d + 4 * (size_t)i, &c, 4);
+        }
+    }
+    if (code)
         out->v.code = dec;
     else if (domain_of(r->type) == DOM_I64)
         out->v.i64 = dec;
@@ -1028,10 +1237,19 @@ static int decode_block(const colog_colr_t *r, uint32_t b, colog_rbuf_t *buf, co
     size_t rawneed = colog__get_u32(buf->cbuf + 16);
     if (reserve(&buf->raw, &buf->rawcap, rawneed) < 0)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
-    int k = LZ4_decompress_safe((const char *)buf->cbuf + BLK_HDR_SIZE, (char *)buf->raw,
-                                (int)(e->len - BLK_HDR_SIZE), (int)rawneed);
-    if (k < 0 || (size_t)k != rawneed)
-        return blk_corrupt(r, b, "decompression failed");
+    if (buf->cbuf[14] == CODEC_ZSTD) {
+        if (buf->zd == NULL && (buf->zd = ZSTD_createDCtx()) == NULL)
+            return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
+        size_t k = ZSTD_decompressDCtx(buf->zd, buf->raw, rawneed, buf->cbuf + BLK_HDR_SIZE,
+                                       e->len - BLK_HDR_SIZE);
+        if (ZSTD_isError(k) || k != rawneed)
+            return blk_corrupt(r, b, "decompression failed");
+    } else {
+        int k = LZ4_decompress_safe((const char *)buf->cbuf + BLK_HDR_SIZE, (char *)buf->raw,
+                                    (int)(e->len - BLK_HDR_SIZE), (int)rawneed);
+        if (k < 0 || (size_t)k != rawneed)
+            return blk_corrupt(r, b, "decompression failed");
+    }
 
     uint32_t n = e->nrows;
     size_t voff = 0;

@@ -228,10 +228,10 @@ Test(exec, memory_bound_is_a_clear_error, .init = build_store, .fini = drop_stor
                                    colog_store_schema(st), tz, 0, &q, &err),
                  0);
     FILE *out = fopen("/dev/null", "w");
-    colog_run_opts_t o = {.format = COLOG_OUT_CSV, .out = out, .threads = 1, .mem_mb = 16};
+    colog_run_opts_t o = {.format = COLOG_OUT_CSV, .out = out, .threads = 1, .mem_mb = 4};
     int rc = colog_query_run(q, st, &o);
     cr_expect_eq(rc, COLOG_ELIMIT, "rc %d: %s", rc, colog_errmsg());
-    cr_expect_not_null(strstr(colog_errmsg(), "need more than 16 MB"), "%s", colog_errmsg());
+    cr_expect_not_null(strstr(colog_errmsg(), "need more than 4 MB"), "%s", colog_errmsg());
     o.mem_mb = 0;
     o.threads = 2;
     cr_expect_eq(colog_query_run(q, st, &o), 0, "%s", colog_errmsg());

@@ -8,6 +8,7 @@
  * The _corrupt tests flip bytes and truncate files and require an error,
  * never a crash and never silently different data.
  */
+#include "colog_enc.h"
 #include "colog_storage_int.h"
 
 #include <criterion/criterion.h>
@@ -196,7 +197,9 @@ static size_t for_raw(uint8_t *out, uint64_t base, uint8_t width, const uint64_t
 Test(colfile, u16_layout)
 {
     const uint64_t v[3] = {1, 2, 3};
+    colog__colf_tune(COLOG_ENC_FOR, 0, false); /* the writer would choose VARINT here */
     uint64_t size = write_col("a.col", COLOG_T_U16, v, NULL, 3);
+    colog__colf_tune(0, 0, false);
     size_t len;
     uint8_t *f = slurp("a.col", &len);
     cr_assert_eq(len, size);
@@ -254,6 +257,7 @@ Test(colfile, time_delta_layout)
     /* 1000, 1010, 1015: first 1000, deltas 10 and 5, base 5, offsets 5 and 0 at
      * width 3: word 5. */
     const int64_t v[3] = {1000, 1010, 1015};
+    colog__colf_tune(COLOG_ENC_DELTA, 0, false);
     write_col("t.col", COLOG_T_TIME, v, NULL, 3);
     size_t len;
     uint8_t *f = slurp("t.col", &len);
@@ -276,6 +280,7 @@ Test(colfile, time_delta_layout)
     cr_assert_eq(colog__get_u64(raw + 24), 56);
     free(f);
 
+    colog__colf_tune(0, 0, false);
     colog_colr_t *r = open_col("d.col", COLOG_T_TIME);
     colog_block_t b;
     cr_assert_eq(colog__colr_read(r, 0, &b), 0, "%s", colog_errmsg());
@@ -295,7 +300,9 @@ Test(colfile, nulls_layout)
      * minimum 7, so offsets 0,0,2,0 at width 2: 2 << 4 = 0x20. */
     const uint64_t v[4] = {7, 255, 9, 0};
     const uint8_t valid[1] = {0x05};
+    colog__colf_tune(COLOG_ENC_FOR, 0, false);
     write_col("n.col", COLOG_T_U8, v, valid, 4);
+    colog__colf_tune(0, 0, false);
     size_t len;
     uint8_t *f = slurp("n.col", &len);
     cr_assert_eq(f[32 + 13], 1, "has-nulls flag");
@@ -459,7 +466,9 @@ Test(colfile, dict_codes)
     colog__colr_close(r);
 
     const uint32_t s[4] = {3, 3, 3, 3};
+    colog__colf_tune(COLOG_ENC_FOR, 0, false);
     r = roundtrip("s.col", COLOG_T_STRING, s, 4, &b, &z);
+    colog__colf_tune(0, 0, false);
     cr_assert_arr_eq(b.v.code, s, sizeof s);
     cr_assert_eq(z.min.u, 3);
     cr_assert_eq(z.max.u, 3);
@@ -476,6 +485,7 @@ Test(colfile, every_width)
 {
     /* offsets spanning exactly [0, 2^w - 1] must be packed at width w */
     uint64_t v[1000];
+    colog__colf_tune(COLOG_ENC_FOR, 0, false);
     for (unsigned w = 0; w <= 64; w++) {
         uint64_t mask = w == 64 ? ~0ull : (1ull << w) - 1, base = w == 64 ? 0 : 12345;
         for (uint64_t i = 0; i < 1000; i++)
@@ -500,6 +510,7 @@ Test(colfile, every_width)
         free(raw);
         free(f);
     }
+    colog__colf_tune(0, 0, false);
 }
 
 Test(colfile, all_absent)
@@ -1047,19 +1058,28 @@ Test(colfile, header_fields_corrupt)
         cr_assert(strstr(colog_errmsg(), "not zero") != NULL, "%s", colog_errmsg());
     }
 
-    /* block header reserved bytes, every checksum (block, footer) fixed up */
+    /* block header reserved byte 15 and codec byte 14, every checksum (block,
+     * footer) fixed up: 1 (zstd) over LZ4 data fails to decompress, 2 is unknown */
     uint32_t clen = colog__get_u32(f + 32 + 20);
     uint64_t foff = 64 + clen;
-    memcpy(g, f, len);
-    g[32 + 14] = 1;
-    memset(g + 32 + 24, 0, 8);
-    uint64_t sum = XXH3_64bits_withSeed(g + 32, 32 + clen, seed ^ 0);
-    colog__put_u64(g + 32 + 24, sum);
-    colog__put_u64(g + foff + 16 + 40, sum);
-    colog__put_u64(g + foff + 64, XXH3_64bits_withSeed(g + foff, 64, seed));
-    put_file("h.col", g, len);
-    cr_assert_eq(try_read_all("h.col", COLOG_T_U16), COLOG_ECORRUPT);
-    cr_assert(strstr(colog_errmsg(), "h.col: block 0: reserved") != NULL, "%s", colog_errmsg());
+    static const struct {
+        int at, val;
+        const char *msg;
+    } bh[3] = {{15, 1, "h.col: block 0: reserved"},
+               {14, 1, "h.col: block 0: decompression failed"},
+               {14, 2, "h.col: block 0: unknown compression codec"}};
+    for (int k = 0; k < 3; k++) {
+        memcpy(g, f, len);
+        g[32 + bh[k].at] = (uint8_t)bh[k].val;
+        memset(g + 32 + 24, 0, 8);
+        uint64_t sum = XXH3_64bits_withSeed(g + 32, 32 + clen, seed ^ 0);
+        colog__put_u64(g + 32 + 24, sum);
+        colog__put_u64(g + foff + 16 + 40, sum);
+        colog__put_u64(g + foff + 64, XXH3_64bits_withSeed(g + foff, 64, seed));
+        put_file("h.col", g, len);
+        cr_assert_eq(try_read_all("h.col", COLOG_T_U16), COLOG_ECORRUPT);
+        cr_assert(strstr(colog_errmsg(), bh[k].msg) != NULL, "%s", colog_errmsg());
+    }
 
     /* footer entry reserved field */
     memcpy(g, f, len);
@@ -1146,4 +1166,227 @@ Test(colfile, swapped_between_parts_corrupt)
     free(f2);
     close(d1);
     close(d2);
+}
+
+/* ---------------------------------------------------------------- chosen encodings */
+
+static uint64_t xrng(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s ^ (*s >> 29);
+}
+
+/* Values of row i for type t: extremes of the type, runs, outliers, sorted times. */
+static uint64_t tv(colog_type_t t, uint32_t i, uint64_t r)
+{
+    uint64_t umax = t == COLOG_T_U8    ? UINT8_MAX
+                    : t == COLOG_T_U16 ? UINT16_MAX
+                    : t == COLOG_T_U32 || t == COLOG_T_IP || t == COLOG_T_STRING ? UINT32_MAX
+                                                                                 : UINT64_MAX;
+    if (t == COLOG_T_TIME)
+        return 1772366400000000ull + (uint64_t)i * 1000 + r % 997;
+    if (t == COLOG_T_I64)
+        return i % 1000 == 3 ? (uint64_t)INT64_MIN : i % 1000 == 7 ? (uint64_t)INT64_MAX : r % 5000 - 2500;
+    if (i % 977 == 0)
+        return umax;
+    if (i % 1009 == 0)
+        return 0;
+    return (i / 500) % 2 ? (r % 300) & umax : ((r & 0xff) << (r >> 59)) & umax;
+}
+
+/* Write n rows of type t (nulls at i % 11 == 5) with the given policy, read them
+ * back, compare, and check the encoding and codec of every block. */
+static void forced_rt(const char *name, colog_type_t t, unsigned enc, bool zstd, uint32_t n)
+{
+    uint64_t *v = malloc(n * sizeof *v), s = 5;
+    uint32_t *c = malloc(n * sizeof *c);
+    uint8_t *valid = calloc(1, n / 8 + 1);
+    for (uint32_t i = 0; i < n; i++) {
+        v[i] = tv(t, i, xrng(&s));
+        c[i] = (uint32_t)v[i];
+        if (i % 11 != 5)
+            valid[i >> 3] |= (uint8_t)(1u << (i & 7));
+    }
+    bool dict = colog_type_is_dict(t);
+    colog__colf_tune(enc, zstd ? 1 : 0, zstd);
+    write_col(name, t, dict ? (const void *)c : (const void *)v, valid, n);
+    colog__colf_tune(0, 0, false);
+    size_t len;
+    uint8_t *f = slurp(name, &len);
+    colog_colr_t *r = open_col(name, t);
+    uint32_t at = 0;
+    for (uint32_t b = 0; b < colog__colr_nblocks(r); b++) {
+        uint64_t off = colog__get_u64(f + len - 24) + 16 + 48 * (uint64_t)b;
+        const uint8_t *h = f + colog__get_u64(f + off);
+        if (enc)
+            cr_assert_eq(h[12], enc, "%s block %u: encoding %u", name, b, h[12]);
+        if (zstd)
+            cr_assert_eq(h[14], 1, "%s block %u: zstd", name, b);
+        else
+            cr_assert_eq(h[14], 0);
+        colog_block_t blk;
+        cr_assert_eq(colog__colr_read(r, b, &blk), 0, "%s", colog_errmsg());
+        for (uint32_t i = 0; i < blk.n; i++, at++) {
+            cr_assert_eq(colog_valid(blk.valid, i), i % 11 != 5 ? (at % 11 != 5) : (at % 11 != 5));
+            if (at % 11 == 5)
+                continue;
+            uint64_t got = dict ? blk.v.code[i] : blk.v.u64[i];
+            cr_assert_eq(got, dict ? c[at] : v[at], "%s row %u", name, at);
+        }
+    }
+    cr_assert_eq(at, n);
+    colog__colr_close(r);
+    free(f);
+    free(v);
+    free(c);
+    free(valid);
+}
+
+Test(colfile, every_encoding_every_type)
+{
+    static const colog_type_t types[8] = {COLOG_T_TIME, COLOG_T_IP,  COLOG_T_U8,  COLOG_T_U16,
+                                          COLOG_T_U32,  COLOG_T_U64, COLOG_T_I64, COLOG_T_STRING};
+    static const unsigned encs[5] = {COLOG_ENC_FOR, COLOG_ENC_DELTA, COLOG_ENC_MFOR,
+                                     COLOG_ENC_MDELTA, COLOG_ENC_VARINT};
+    for (int t = 0; t < 8; t++)
+        for (int e = 0; e < 6; e++)
+            for (int z = 0; z < 2; z++) {
+                bool signed_ = types[t] == COLOG_T_TIME || types[t] == COLOG_T_I64;
+                unsigned enc = e < 5 ? encs[e] : 0; /* 0: the writer's choice */
+                if (!signed_ && (enc == COLOG_ENC_DELTA || enc == COLOG_ENC_MDELTA))
+                    continue;
+                char name[48];
+                snprintf(name, sizeof name, "rt%d_%u_%d.col", t, enc, z);
+                forced_rt(name, types[t], enc, z, 65536 + 300);
+                snprintf(name, sizeof name, "rs%d_%u_%d.col", t, enc, z);
+                forced_rt(name, types[t], enc, z, 1);
+            }
+}
+
+Test(colfile, choice_is_smallest)
+{
+    /* log-normal-like u64 with outliers: every forced encoding gives a file at
+     * least as large as the writer's choice */
+    uint32_t n = 65536;
+    uint64_t *v = malloc(n * sizeof *v), s = 9;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t r = xrng(&s);
+        v[i] = (r & 0xff) << (r >> 59);
+    }
+    uint64_t best = write_col("auto.col", COLOG_T_U64, v, NULL, n);
+    static const unsigned encs[3] = {COLOG_ENC_FOR, COLOG_ENC_MFOR, COLOG_ENC_VARINT};
+    for (int e = 0; e < 3; e++) {
+        char name[32];
+        snprintf(name, sizeof name, "f%u.col", encs[e]);
+        colog__colf_tune(encs[e], 0, false);
+        uint64_t size = write_col(name, COLOG_T_U64, v, NULL, n);
+        colog__colf_tune(0, 0, false);
+        cr_assert_geq(size, best, "encoding %u: %llu < %llu", encs[e], (unsigned long long)size,
+                      (unsigned long long)best);
+    }
+    free(v);
+}
+
+Test(colfile, new_encodings_every_byte_corrupt)
+{
+    static const struct {
+        colog_type_t t;
+        unsigned enc;
+        bool zstd;
+    } cases[] = {{COLOG_T_U64, COLOG_ENC_MFOR, false},    {COLOG_T_U64, COLOG_ENC_VARINT, false},
+                 {COLOG_T_TIME, COLOG_ENC_MDELTA, false}, {COLOG_T_STRING, COLOG_ENC_MFOR, false},
+                 {COLOG_T_IP, COLOG_ENC_VARINT, false},   {COLOG_T_I64, COLOG_ENC_VARINT, false},
+                 {COLOG_T_U16, COLOG_ENC_MFOR, true},     {COLOG_T_TIME, COLOG_ENC_MDELTA, true}};
+    uint64_t v[300], s = 3;
+    uint32_t c[300];
+    uint8_t valid[38];
+    memset(valid, 0xff, sizeof valid);
+    valid[3] = 0x5a;
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        for (uint32_t i = 0; i < 300; i++) {
+            v[i] = tv(cases[k].t, i, xrng(&s));
+            c[i] = (uint32_t)v[i];
+        }
+        char name[32];
+        snprintf(name, sizeof name, "n%zu.col", k);
+        colog__colf_tune(cases[k].enc, cases[k].zstd ? 1 : 0, cases[k].zstd);
+        const void *vals = colog_type_is_dict(cases[k].t) ? (const void *)c : (const void *)v;
+        uint64_t size = write_col(name, cases[k].t, vals, valid, 300);
+        colog__colf_tune(0, 0, false);
+        size_t *pos = malloc(size * sizeof *pos);
+        for (size_t i = 0; i < size; i++)
+            pos[i] = i;
+        flip_each(name, cases[k].t, pos, size);
+        free(pos);
+        /* and every truncation */
+        size_t len;
+        uint8_t *f = slurp(name, &len);
+        for (size_t l = 0; l < len; l++) {
+            put_file("trunc.col", f, l);
+            int rc = try_read_all("trunc.col", cases[k].t);
+            cr_assert(rc == COLOG_ECORRUPT || rc == COLOG_ENOTCOLOG, "length %zu", l);
+        }
+        free(f);
+    }
+}
+
+/* Spec-built blocks of the new encodings (every checksum right): the reader's
+ * own checks must reject malformed payloads and values outside the zone. */
+Test(colfile, spec_new_encodings)
+{
+    /* MFOR of u16 1, 2, 3: base 1, base width 0, widths {2} + 7 zero bytes, no
+     * bases, one miniblock word 0x24 */
+    uint8_t raw[64] = {0};
+    colog__put_u64(raw, 1);
+    raw[16] = 2;
+    colog__put_u64(raw + 24, 0x24);
+    struct tblk b = {.enc = 4, .nrows = 3, .nvalid = 3, .min = 1, .max = 3, .raw = raw, .rawlen = 32};
+    build_col("m.col", COLOG_T_U16, &b, 1, 3);
+    colog_colr_t *r = open_col("m.col", COLOG_T_U16);
+    colog_block_t blk;
+    cr_assert_eq(colog__colr_read(r, 0, &blk), 0, "%s", colog_errmsg());
+    cr_assert(blk.v.u64[0] == 1 && blk.v.u64[1] == 2 && blk.v.u64[2] == 3);
+    colog__colr_close(r);
+    b.max = 4; /* zone disagrees */
+    build_col("m1.col", COLOG_T_U16, &b, 1, 3);
+    cr_assert_eq(try_read_all("m1.col", COLOG_T_U16), COLOG_ECORRUPT);
+    b.max = 3;
+    raw[16] = 65;
+    build_col("m2.col", COLOG_T_U16, &b, 1, 3);
+    cr_assert_eq(try_read_all("m2.col", COLOG_T_U16), COLOG_ECORRUPT);
+    cr_assert(strstr(colog_errmsg(), "malformed miniblock") != NULL, "%s", colog_errmsg());
+    raw[16] = 2;
+    b.enc = 5; /* MDELTA for u16 */
+    build_col("m3.col", COLOG_T_U16, &b, 1, 3);
+    cr_assert_eq(try_read_all("m3.col", COLOG_T_U16), COLOG_ECORRUPT);
+    cr_assert(strstr(colog_errmsg(), "bad encoding") != NULL, "%s", colog_errmsg());
+    b.enc = 7; /* unknown */
+    build_col("m4.col", COLOG_T_U16, &b, 1, 3);
+    cr_assert_eq(try_read_all("m4.col", COLOG_T_U16), COLOG_ECORRUPT);
+
+    /* VARINT of a string code beyond 32 bits: base 2^32 - 1, offset 1, zone claims 2^32-1 */
+    uint8_t rv[32] = {0};
+    colog__put_u64(rv, UINT32_MAX);
+    colog__put_u32(rv + 8, 1); /* quarters of ceil(2/4) = 1 row: streams {0} {1} {} {} */
+    colog__put_u32(rv + 12, 2);
+    colog__put_u32(rv + 16, 2);
+    rv[24] = 0x01; /* 0 */
+    rv[25] = 0x03; /* 1 */
+    struct tblk bv = {.enc = 6,
+                      .nrows = 2,
+                      .nvalid = 2,
+                      .min = UINT32_MAX,
+                      .max = UINT32_MAX,
+                      .raw = rv,
+                      .rawlen = 26};
+    build_col("v.col", COLOG_T_STRING, &bv, 1, 2);
+    cr_assert_eq(try_read_all("v.col", COLOG_T_STRING), COLOG_ECORRUPT);
+    cr_assert(strstr(colog_errmsg(), "zone map") != NULL, "%s", colog_errmsg());
+    rv[25] = 0x01; /* both 2^32 - 1: fine */
+    build_col("v1.col", COLOG_T_STRING, &bv, 1, 2);
+    cr_assert_eq(try_read_all("v1.col", COLOG_T_STRING), 0, "%s", colog_errmsg());
+    r = open_col("v1.col", COLOG_T_STRING);
+    cr_assert_eq(colog__colr_read(r, 0, &blk), 0, "%s", colog_errmsg());
+    cr_assert(blk.v.code[0] == UINT32_MAX && blk.v.code[1] == UINT32_MAX);
+    colog__colr_close(r);
 }
