@@ -1,27 +1,44 @@
 /*
  * colog_index.c — bitmap index files: for one indexed column of one part, the
- * Roaring bitmap of the row ids holding each distinct value.
+ * set of row ids holding each distinct value (its "posting"), handed to the
+ * caller as Roaring bitmaps.
  *
  * Layout (docs/FORMAT.md "Index files" is the authority):
  *
- *     header (32)  bitmap 0  bitmap 1 ...  key table (32 * nkeys + 8)  trailer (24)
+ *     header (48)  key table (table_len)  chunk 0  chunk 1 ...  chunk C-1
  *
- * Bitmaps are CRoaring portable serializations, back to back from offset 32,
- * one per key in ascending key order. The key table gives each key's value,
- * offset, cardinality, length and the XXH3-64 of its bytes seeded with
- * file seed ^ key index, so a bitmap moved to another key or copied into
- * another file fails; the table and the trailer have checksums of their own.
- * Keys are values in the column's decoded domain: dictionary codes for ip and
- * string, the value for u8..u64, and for i64 the two's-complement bits of the
- * value, ordered as signed (compared with the sign bit flipped).
+ * Keys are values in the column's decoded domain: dictionary codes for ip
+ * and string, the value for u8..u64, and for i64 the two's-complement bits of
+ * the value, ordered as signed (compared with the sign bit flipped: the
+ * "flipped" key below).
+ *
+ * Why this shape. On firewall data most keys hold a handful of rows spread
+ * at random over the part (ephemeral ports: ~3 rows a key), and a portable
+ * Roaring serialization per key costs 16 bytes of headers plus 2 a row,
+ * plus 32 in a key table entry: 44 bytes an event over five indexed columns.
+ * Here a posting is Rice-coded: the gaps between its row ids with parameter
+ * k = floor(log2(nrows / card)), a function of what the reader already has,
+ * so a posting carries no header at all. On random row ids that is within
+ * 2.5% of the entropy bound log2(C(nrows, card)), and LZ4 or zstd find
+ * nothing left to take (measured; see FORMAT.md). Postings are grouped in
+ * chunks of about 2 KiB (CHUNK_TARGET) of consecutive keys; a chunk stores
+ * the low bits of all its postings, then all their unary parts, so the low
+ * bits of key m start at the sum of card * k over the chunk's keys before m
+ * and its unary part after that many one bits: a reader skips to a key by
+ * counting, not decoding. A posting whose rows are dense or clustered, where
+ * Roaring's bitset or run containers are smaller or at most 1/8 larger, is
+ * stored as a Roaring portable serialization in a chunk of its own; it also
+ * decodes faster. The key table holds one 16-byte directory entry per chunk
+ * (first key, length, XXH3-64 seeded with file seed ^ chunk number, so a
+ * chunk moved elsewhere fails; offsets follow from the lengths), the keys
+ * (nothing when they are 0..K-1, the usual case for dictionary codes; else
+ * the first and the gaps) and the cardinalities, both in a gamma code of an
+ * order the writer picks.
  *
  * Writer. colog__idxw_add only buffers; colog__idxw_write groups the rows by
- * key, builds each key's bitmap from its ascending row ids
- * (roaring_bitmap_of_ptr, roaring_bitmap_run_optimize) and streams header,
- * bitmaps, table and trailer through one 1 MiB output buffer, feeding every
- * byte to a running XXH3-64 and SHA-256 for the manifest. The header holds
- * only what is known before the first bitmap (nkeys, nrows), so the file is
- * written in one sequential pass. Grouping:
+ * key, encodes the chunks into memory (about 2 bytes a row), then the table,
+ * and writes header, table and chunks in one sequential pass, feeding every
+ * byte to a running XXH3-64 and SHA-256 for the manifest. Grouping:
  *  - small key domains (dictionary codes: ncodes keys; u8, u16: 65536) use a
  *    counting sort: add stores one u32 key per row (ABSENT for a null) and
  *    counts each key; write scatters the row ids into key order;
@@ -30,45 +47,63 @@
  *    every key. Being stable, it leaves each key's rows ascending.
  * Memory: counting sort 4 bytes a row while adding, plus 4 a present row and
  * 4 * domain at write time (8 bytes a row at the peak); radix sort 12 bytes a
- * present row while adding, 24 at the peak. Plus the key table (32 bytes a
- * key), one bitmap at a time and the output buffer.
+ * present row while adding, 24 at the peak. Plus the encoded file (twice,
+ * while its buffer grows), one Roaring bitmap at a time and the output
+ * buffer.
  *
- * Reader. Open reads the header and the tail (table and trailer) with two
- * preads and validates the whole table, so nkeys/key/card/lower need no I/O.
- * colog__idxr_or_range reads the bitmaps of a key range with one pread per
- * 4 MiB of contiguous bytes, checks each one's checksum, then its structure
- * (below), deserializes it with roaring_bitmap_portable_deserialize_safe and
- * folds it into a union of its own (roaring_bitmap_lazy_or_inplace, repaired
- * at the end), freeing it at once so that few containers are live; the
- * union is ORed into the caller's bitmap only when every bitmap passed. It
- * uses only pread on the shared fd and memory of its own, so threads may
- * call it at once.
+ * Reader. Open reads the header and the table with two preads, validates the
+ * whole table and keeps it decoded in memory: keys (flipped) and
+ * cardinalities as frame-of-reference bit-packed groups of PGROUP (O(1)
+ * access, a few bits a key), the running sums of rows and low bits at each
+ * group and chunk (so a skip inside a chunk adds up fewer than PGROUP
+ * cardinalities), and the chunk directory; nkeys/key/card need no I/O and
+ * lower is a binary search. colog__idxr_or_range reads the chunks covering
+ * the keys with one pread per 4 MiB of contiguous bytes (from the stack for
+ * one chunk), checks each chunk's checksum, decodes the Rice postings of the
+ * wanted keys and checks every Roaring posting's structure (below) before
+ * roaring_bitmap_portable_deserialize_safe. Decoded rows are kept in an
+ * array and added to the caller's bitmap with roaring_bitmap_add_many at the
+ * end, or, when the range holds more than one row in 256, set in a flat
+ * bitset that becomes a bitmap through a portable serialization built on the
+ * spot (bitset containers copied as they are). The caller's bitmap is touched
+ * only when everything passed. or_range uses only pread on the shared fd and
+ * memory of its own, so threads may call it at once.
  *
  * Why we parse the portable format ourselves (check_portable). The installed
  * CRoaring (0.2.66) has no roaring_bitmap_internal_validate, and its
  * deserialize_safe checks lengths only: container keys out of order, an
- * unsorted array container, overlapping runs or a run past 65535, or a bitset
- * whose popcount is not its cardinality all deserialize "successfully"; a
- * run past 65535 even makes roaring_bitmap_or_inplace write past a bitset
- * container (seen with valgrind), and an unsorted array hides its maximum. A file with correct
- * checksums may still be crafted, so every bitmap is checked before it reaches
- * CRoaring: one linear pass, of the same order as the checksum. This is a
- * decoder check; all bitmap operations are CRoaring's.
+ * unsorted array container, overlapping runs or a run past 65535, or a
+ * bitset whose popcount is not its cardinality all deserialize
+ * "successfully"; a run past 65535 even makes roaring_bitmap_or_inplace
+ * write past a bitset container (seen with valgrind), and an unsorted array
+ * hides its maximum. A file with correct checksums may still be crafted, so
+ * every Roaring posting is checked before it reaches CRoaring: one linear
+ * pass, of the same order as the checksum. This is a decoder check; all
+ * bitmap operations are CRoaring's.
  *
  * Invariants:
  *  1. Writer: nrows rows have been added, nrows <= IDX_MAX_ROWS; counting
  *     path: k32[0..nrows) hold a key < domain or ABSENT, and counts[k] is the
  *     number of rows holding k; radix path: k64/rows[0..nvalid) are the
  *     present rows in row order. A failed colog__idxw_add changes nothing.
- *  2. On disk, keys are strictly ascending in the column's order, every key
- *     has at least one row, the cardinalities add up to at most nrows, and
- *     bitmap i starts where bitmap i-1 ends (at 32 for i = 0) and the last
- *     ends where the table starts. The reader checks all of it at open, so
- *     or_range trusts only validated table entries.
- *  3. A bitmap that or_range accepts is a well-formed portable serialization
- *     of exactly its length, with the table's cardinality and every row id
- *     below nrows.
- *  4. Every byte of the file is covered by a checksum; there is no padding.
+ *  2. On disk, keys are strictly ascending in the column's order and within
+ *     the type's range, every key has at least one row, the cardinalities add
+ *     up to at most nrows (so nkeys <= nrows), chunks cover the keys in order
+ *     (chunk 0 starts at key 0, each at least one key), chunk i + 1 starts
+ *     where chunk i ends and the last ends at the end of the file. The reader
+ *     checks all of it at open, so or_range trusts only validated state.
+ *  3. Every bit stream ends on its stated bound: decoders check every read
+ *     against the end of the chunk or table, never against a length read
+ *     from the data, and reject unused (padding) bits that are not zero. A
+ *     posting that or_range accepts has exactly its table cardinality and
+ *     every row id below nrows; a Rice chunk decoded to its last key ends
+ *     exactly at its last byte; a Roaring posting is a well-formed portable
+ *     serialization of exactly its length.
+ *  4. Every byte of the file is covered by a checksum: the header's, the
+ *     table's, or a chunk's, the latter stored in the table.
+ *  5. Reader buffers that hold bit streams have 8 readable bytes past the
+ *     end of the stream (peek loads 8 bytes at once); the bits read there are
+ *     never used.
  */
 #include "colog_storage_int.h"
 
@@ -82,17 +117,23 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-
-#define HDR_SIZE 32
-#define ENT_SIZE 32
-#define TAB_SUM 8
-#define TRAILER_SIZE 24
-#define MIN_FILE (HDR_SIZE + TAB_SUM + TRAILER_SIZE)
+#define HDR_SIZE 48
+#define DIR_ENT 16              /* chunk directory entry */
+#define TAB_SUM 8               /* table checksum */
 #define IDX_MAX_ROWS UINT32_MAX /* row ids are u32; card fits u32 */
 #define ABSENT UINT32_MAX       /* counting path: a null row */
 #define SMALL_DOMAIN 65536u     /* u8, u16: counting sort */
 #define OBUF_SIZE (1u << 20)    /* writer's output buffer */
 #define READ_CHUNK (4u << 20)   /* or_range: bytes per pread */
+#define FLAG_DENSE 0x01         /* header flags: keys are 0..K-1 */
+#define KIND_RICE 1             /* chunk kinds (first byte of a chunk) */
+#define KIND_ROARING 2
+#define CHUNK_TARGET 2048        /* Rice chunk bytes the writer aims at */
+#define ROARING_COST 34          /* bytes a Roaring chunk adds: kind, entry, split */
+#define PGROUP 64                /* values per bit-packed group in memory */
+#define FLAT_MAX_ROWS (1u << 28) /* or_range: flat bitset up to 32 MiB */
+#define SLACK 8                  /* invariant 5 */
+#define SINK_SMALL 256           /* or_range: rows kept on the stack */
 
 /* CRoaring's portable format (RoaringFormatSpec). */
 #define RB_COOKIE_NORUN 12346u
@@ -101,18 +142,10 @@
 #define RB_ARRAY_MAX 4096u
 #define RB_BITSET_BYTES 8192u
 
-/* CRoaring writes the portable format in host order; the format is little-endian. */
+/* CRoaring writes the portable format in host order, and the bit streams are
+ * loaded 8 bytes at a time; the format is little-endian. */
 _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
                "roaring portable serialization is host order; colog needs little-endian");
-
-/* One key table entry, as validated in memory. */
-struct ent {
-    uint64_t key;
-    uint64_t off;
-    uint32_t card;
-    uint32_t len;
-    uint64_t sum;
-};
 
 static bool idx_type_ok(colog_type_t t)
 {
@@ -159,22 +192,190 @@ static uint64_t key_flip(colog_type_t t)
     return t == COLOG_T_I64 ? 1ull << 63 : 0;
 }
 
-static void put_ent(uint8_t *p, const struct ent *e)
+/* ================================================================ bit streams */
+
+/*
+ * Bit streams are little-endian: stream bit s is bit s % 8 of byte s / 8.
+ * Values are written least significant bit first. Two codes:
+ *  - Rice of order k (postings): the value v as v >> k zero bits, a one bit,
+ *    then the k low bits of v;
+ *  - gamma of order k (table keys and cardinalities, up to 64-bit values):
+ *    with q = v >> k and n = bits of q (0 for q = 0), n zero bits, a one bit,
+ *    then the n - 1 bits of q below its top bit (when n >= 2), then the k low
+ *    bits of v. Its length is k + 1 when n = 0, else 2n + k.
+ */
+
+/* Number of significant bits of v (0 for 0). */
+static unsigned bitlen(uint64_t v)
 {
-    colog__put_u64(p, e->key);
-    colog__put_u64(p + 8, e->off);
-    colog__put_u32(p + 16, e->card);
-    colog__put_u32(p + 20, e->len);
-    colog__put_u64(p + 24, e->sum);
+    return v ? 64 - (unsigned)__builtin_clzll(v) : 0;
 }
 
-static void get_ent(const uint8_t *p, struct ent *e)
+static uint64_t low_bits(uint64_t v, unsigned n)
 {
-    e->key = colog__get_u64(p);
-    e->off = colog__get_u64(p + 8);
-    e->card = colog__get_u32(p + 16);
-    e->len = colog__get_u32(p + 20);
-    e->sum = colog__get_u64(p + 24);
+    return n >= 64 ? v : v & ((1ull << n) - 1);
+}
+
+/* The Rice parameter of a posting of card rows out of nrows (1 <= card <=
+ * nrows): floor(log2(nrows / card)), at most 31. */
+static unsigned rice_k(uint64_t nrows, uint32_t card)
+{
+    /* the largest k with card << k <= nrows, without a division */
+    unsigned k = bitlen(nrows) - bitlen(card);
+    return ((uint64_t)card << k) > nrows ? k - 1 : k;
+}
+
+/* The order (0..kmax) giving the shortest gamma codes for values whose bit
+ * lengths are counted in hist[0..64]; their total length goes to *bits. */
+static unsigned gamma_order(const uint64_t hist[65], unsigned kmax, uint64_t *bits)
+{
+    unsigned best = 0;
+    uint64_t best_bits = UINT64_MAX;
+    for (unsigned k = 0; k <= kmax; k++) {
+        uint64_t t = 0;
+        for (unsigned b = 0; b <= 64; b++)
+            t += hist[b] * (b <= k ? k + 1 : 2 * (b - k) + k);
+        if (t < best_bits) {
+            best_bits = t;
+            best = k;
+        }
+    }
+    *bits = best_bits;
+    return best;
+}
+
+/* A growing stream being written. Every byte of p past the written bits is
+ * zero, so zero bits are written by moving nbits. */
+struct bitw {
+    uint8_t *p;
+    size_t cap; /* bytes */
+    uint64_t nbits;
+};
+
+/* Room for more bits, plus the 9 bytes bw_put may touch past them. */
+static int bw_reserve(struct bitw *w, uint64_t more)
+{
+    uint64_t need = (w->nbits + more + 7) / 8 + 16;
+    if (need <= w->cap)
+        return 0;
+    if (need > SIZE_MAX / 2)
+        return COLOG_ENOMEM;
+    size_t c = w->cap ? w->cap : 4096;
+    while (c < need)
+        c *= 2;
+    uint8_t *q = realloc(w->p, c);
+    if (!q)
+        return COLOG_ENOMEM;
+    memset(q + w->cap, 0, c - w->cap);
+    w->p = q;
+    w->cap = c;
+    return 0;
+}
+
+/* Append the n (<= 64) low bits of v; the room is reserved. */
+static void bw_put(struct bitw *w, uint64_t v, unsigned n)
+{
+    if (n == 0)
+        return;
+    v = low_bits(v, n);
+    uint8_t *b = w->p + w->nbits / 8;
+    unsigned sh = w->nbits % 8;
+    uint64_t x;
+    memcpy(&x, b, 8);
+    x |= v << sh;
+    memcpy(b, &x, 8);
+    if (sh + n > 64)
+        b[8] |= (uint8_t)(v >> (64 - sh));
+    w->nbits += n;
+}
+
+/* Zero-pad to a byte. */
+static void bw_align(struct bitw *w)
+{
+    w->nbits = (w->nbits + 7) & ~(uint64_t)7;
+}
+
+static void gamma_put(struct bitw *w, uint64_t v, unsigned k)
+{
+    uint64_t q = v >> k;
+    unsigned n = bitlen(q);
+    w->nbits += n;
+    bw_put(w, 1, 1);
+    if (n > 1)
+        bw_put(w, q, n - 1);
+    bw_put(w, v, k);
+}
+
+/* The 57 or more bits of p from bit at, in the low bits (invariant 5: bytes
+ * at / 8 .. at / 8 + 8 are readable). */
+static inline uint64_t peek(const uint8_t *p, uint64_t at)
+{
+    uint64_t x;
+    memcpy(&x, p + at / 8, 8);
+    return x >> (at % 8);
+}
+
+/* n (<= 64) bits from bit at; at + n <= the stream's end. */
+static uint64_t get_bits(const uint8_t *p, uint64_t at, unsigned n)
+{
+    if (n <= 56)
+        return low_bits(peek(p, at), n);
+    uint64_t v = (peek(p, at) & 0xffffffffu) | peek(p, at + 32) << 32;
+    return low_bits(v, n);
+}
+
+/* Read a run of zero bits ended by a one, from *at, both before end; at most
+ * limit zeros. Gives the count of zeros and moves *at past the one. */
+static const char *get_unary(const uint8_t *p, uint64_t *at, uint64_t end, uint64_t limit,
+                             uint64_t *zeros)
+{
+    uint64_t a = *at, z = 0, w;
+    for (;;) {
+        if (a >= end)
+            return "truncated";
+        if ((w = peek(p, a)) != 0)
+            break;
+        a += 56; /* at least 57 zero bits */
+        z += 56;
+        if (z > limit)
+            return "code too long";
+    }
+    unsigned t = (unsigned)__builtin_ctzll(w);
+    z += t;
+    a += t + 1;
+    if (a > end)
+        return "truncated";
+    if (z > limit)
+        return "code too long";
+    *at = a;
+    *zeros = z;
+    return NULL;
+}
+
+static const char *gamma_get(const uint8_t *p, uint64_t *at, uint64_t end, unsigned k,
+                             uint64_t *out)
+{
+    uint64_t n, q = 0;
+    const char *bad = get_unary(p, at, end, 64 - k, &n);
+    if (bad)
+        return bad;
+    if (end - *at < (n ? n - 1 : 0) + k)
+        return "truncated";
+    if (n > 0) {
+        q = 1ull << (n - 1) | get_bits(p, *at, (unsigned)n - 1);
+        *at += n - 1;
+    }
+    uint64_t lo = get_bits(p, *at, k);
+    *at += k;
+    *out = q << k | lo; /* n + k <= 64: no bit is lost */
+    return NULL;
+}
+
+/* The bits from at to end (less than 8, to the byte boundary) are padding:
+ * there must be fewer than 8 and all zero. */
+static bool padding_ok(const uint8_t *p, uint64_t at, uint64_t end)
+{
+    return at <= end && end - at < 8 && get_bits(p, at, (unsigned)(end - at)) == 0;
 }
 
 /* ================================================================ writer */
@@ -556,79 +757,290 @@ static int os_put(struct ostream *o, const void *p, size_t len)
     return 0;
 }
 
-/* Build, serialize and emit the bitmap of group i; fill its table entry. */
-static int emit_bitmap(struct ostream *o, const struct groups *g, uint32_t i, uint64_t seed,
-                       struct ent *e)
+/* The chunks being encoded, and their directory. */
+struct dent {
+    uint32_t first; /* first key index */
+    uint32_t len;   /* bytes */
+    uint64_t sum;
+};
+
+struct enc {
+    struct bitw ch; /* chunk bytes, back to back */
+    struct dent *dir;
+    size_t ndir, dcap;
+    bool open;           /* a Rice chunk is open: ... */
+    uint32_t open_first; /* its first key, */
+    struct bitw lo, hi;  /* its low bits and unary parts */
+    uint64_t seed, nrows;
+};
+
+/* End the chunk that started at byte `at` of e->ch and holds keys from first. */
+static int enc_end_chunk(struct enc *e, uint64_t at, uint32_t first)
 {
-    uint32_t start = g->starts[i], card = g->starts[i + 1] - start;
-    roaring_bitmap_t *b = roaring_bitmap_of_ptr(card, g->rows + start);
-    if (!b)
-        return COLOG_ENOMEM;
-    roaring_bitmap_run_optimize(b);
-    size_t len = roaring_bitmap_portable_size_in_bytes(b);
-    int rc = len > UINT32_MAX ? COLOG_ELIMIT : os_reserve(o, len);
-    if (rc == 0) {
-        uint8_t *p = o->buf + o->len;
-        if (roaring_bitmap_portable_serialize(b, (char *)p) != len) {
-            rc = COLOG_EINVAL;
-        } else {
-            *e = (struct ent){.key = g->keys[i],
-                              .off = o->off,
-                              .card = card,
-                              .len = (uint32_t)len,
-                              .sum = XXH3_64bits_withSeed(p, len, seed ^ i)};
-            o->len += len;
-            o->off += len;
-        }
+    bw_align(&e->ch);
+    uint64_t len = e->ch.nbits / 8 - at;
+    if (len > UINT32_MAX || e->ndir >= UINT32_MAX)
+        return COLOG_ELIMIT;
+    if (e->ndir == e->dcap) {
+        size_t c = e->dcap ? 2 * e->dcap : 64;
+        struct dent *d = realloc(e->dir, c * sizeof *d);
+        if (!d)
+            return COLOG_ENOMEM;
+        e->dir = d;
+        e->dcap = c;
     }
-    roaring_bitmap_free(b);
+    e->dir[e->ndir] =
+        (struct dent){.first = first,
+                      .len = (uint32_t)len,
+                      .sum = XXH3_64bits_withSeed(e->ch.p + at, (size_t)len, e->seed ^ e->ndir)};
+    e->ndir++;
+    return 0;
+}
+
+/* Append the bits of s to w, then empty s. */
+static int bw_move(struct bitw *w, struct bitw *s)
+{
+    int rc = bw_reserve(w, s->nbits);
+    if (rc < 0)
+        return rc;
+    for (uint64_t at = 0; at < s->nbits; at += 56)
+        bw_put(w, peek(s->p, at), s->nbits - at < 56 ? (unsigned)(s->nbits - at) : 56);
+    if (s->p)
+        memset(s->p, 0, (size_t)(s->nbits / 8) + 1);
+    s->nbits = 0;
+    return 0;
+}
+
+/* Write out the open Rice chunk: kind, low bits, unary parts, padding. */
+static int enc_close_rice(struct enc *e)
+{
+    if (!e->open)
+        return 0;
+    e->open = false;
+    uint64_t at = e->ch.nbits / 8;
+    int rc = bw_reserve(&e->ch, 8);
+    if (rc < 0)
+        return rc;
+    bw_put(&e->ch, KIND_RICE, 8);
+    rc = bw_move(&e->ch, &e->lo);
+    if (rc == 0)
+        rc = bw_move(&e->ch, &e->hi);
+    if (rc == 0)
+        rc = enc_end_chunk(e, at, e->open_first);
     return rc;
 }
 
-/* Everything after the open: header, bitmaps, table, trailer; then fsync. */
+/* Bits of the Rice codes of rows[0..n) (ascending) at parameter k. */
+static uint64_t rice_bits(const uint32_t *rows, uint32_t n, unsigned k)
+{
+    uint64_t bits = (uint64_t)n * (k + 1), prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        bits += (rows[i] - prev) >> k;
+        prev = (uint64_t)rows[i] + 1;
+    }
+    return bits;
+}
+
+/* A lower bound of the portable size of the run-optimized Roaring bitmap of
+ * rows[0..n): cookie, then per container its key and cardinality and the
+ * smallest of its array, bitset and run forms. */
+static uint64_t roaring_lb(const uint32_t *rows, uint32_t n)
+{
+    uint64_t size = 4;
+    for (uint32_t a = 0; a < n;) {
+        uint32_t hi = rows[a] >> 16, b = a + 1, runs = 1;
+        while (b < n && rows[b] >> 16 == hi) {
+            runs += rows[b] != rows[b - 1] + 1;
+            b++;
+        }
+        uint64_t c = b - a, best = 2 * c < RB_BITSET_BYTES ? 2 * c : RB_BITSET_BYTES;
+        size += 4 + (2 + 4 * (uint64_t)runs < best ? 2 + 4 * (uint64_t)runs : best);
+        a = b;
+    }
+    return size;
+}
+
+/* The Roaring form of rows[0..n) if it is worth a chunk of its own: no more
+ * than 1/8 above the Rice form (rbits bits), counting the chunk's overhead.
+ * NULL if not (or out of memory: *rc). */
+static roaring_bitmap_t *roaring_if_better(const uint32_t *rows, uint32_t n, uint64_t rbits,
+                                           size_t *len, int *rc)
+{
+    uint64_t budget = (rbits + 7) / 8;
+    budget += budget / 8;
+    if (roaring_lb(rows, n) + ROARING_COST > budget)
+        return NULL;
+    roaring_bitmap_t *b = roaring_bitmap_of_ptr(n, rows);
+    if (!b) {
+        *rc = COLOG_ENOMEM;
+        return NULL;
+    }
+    roaring_bitmap_run_optimize(b);
+    *len = roaring_bitmap_portable_size_in_bytes(b);
+    if (*len + ROARING_COST > budget) {
+        roaring_bitmap_free(b);
+        return NULL;
+    }
+    return b;
+}
+
+static int enc_roaring(struct enc *e, uint32_t key, roaring_bitmap_t *b, size_t len)
+{
+    int rc = enc_close_rice(e);
+    if (rc == 0)
+        rc = bw_reserve(&e->ch, 8 * ((uint64_t)len + 1));
+    if (rc < 0)
+        return rc;
+    uint64_t at = e->ch.nbits / 8;
+    bw_put(&e->ch, KIND_ROARING, 8);
+    if (roaring_bitmap_portable_serialize(b, (char *)e->ch.p + at + 1) != len)
+        return COLOG_EINVAL;
+    e->ch.nbits += 8 * (uint64_t)len;
+    return enc_end_chunk(e, at, key);
+}
+
+static int enc_rice(struct enc *e, uint32_t key, const uint32_t *rows, uint32_t n, unsigned k,
+                    uint64_t bits)
+{
+    int rc;
+    if (e->open && 8 + e->lo.nbits + e->hi.nbits + bits > 8 * CHUNK_TARGET) {
+        rc = enc_close_rice(e);
+        if (rc < 0)
+            return rc;
+    }
+    uint64_t lbits = (uint64_t)n * k;
+    rc = bw_reserve(&e->lo, lbits);
+    if (rc == 0)
+        rc = bw_reserve(&e->hi, bits - lbits);
+    if (rc < 0)
+        return rc;
+    if (!e->open) {
+        e->open = true;
+        e->open_first = key;
+    }
+    uint64_t prev = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        uint64_t gap = rows[i] - prev;
+        bw_put(&e->lo, gap, k);
+        e->hi.nbits += gap >> k;
+        bw_put(&e->hi, 1, 1);
+        prev = (uint64_t)rows[i] + 1;
+    }
+    return 0;
+}
+
+/* Encode every group's posting into e's chunks. */
+static int encode_chunks(struct enc *e, const struct groups *g)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < g->n && rc == 0; i++) {
+        const uint32_t *rows = g->rows + g->starts[i];
+        uint32_t n = g->starts[i + 1] - g->starts[i];
+        unsigned k = rice_k(e->nrows, n);
+        uint64_t bits = rice_bits(rows, n, k);
+        size_t len = 0;
+        roaring_bitmap_t *b = roaring_if_better(rows, n, bits, &len, &rc);
+        if (b) {
+            rc = enc_roaring(e, i, b, len);
+            roaring_bitmap_free(b);
+        } else if (rc == 0) {
+            rc = enc_rice(e, i, rows, n, k, bits);
+        }
+    }
+    if (rc == 0)
+        rc = enc_close_rice(e);
+    return rc;
+}
+
+/* Keys 0..n-1: strictly ascending n keys from 0 to n - 1 (in signed order
+ * too, since none is negative). */
+static bool keys_dense(const struct groups *g)
+{
+    return g->n > 0 && g->keys[0] == 0 && g->keys[g->n - 1] == g->n - 1;
+}
+
+/* The key table: directory, key 0 and the stream of key gaps and
+ * cardinalities, checksum. Sets the header's orders through *kord, *cord. */
+static int encode_table(const struct enc *e, const struct groups *g, uint64_t flip, bool dense,
+                        uint8_t **out, size_t *outlen, unsigned *kord, unsigned *cord)
+{
+    uint64_t kh[65] = {0}, ch[65] = {0}, kbits = 0, cbits = 0;
+    bool keys = g->n > 0 && !dense;
+    for (uint32_t i = 1; keys && i < g->n; i++)
+        kh[bitlen((g->keys[i] ^ flip) - (g->keys[i - 1] ^ flip) - 1)]++;
+    for (uint32_t i = 0; i < g->n; i++)
+        ch[bitlen(g->starts[i + 1] - g->starts[i] - 1)]++;
+    *kord = keys ? gamma_order(kh, 63, &kbits) : 0;
+    *cord = gamma_order(ch, 31, &cbits);
+
+    size_t head = e->ndir * DIR_ENT + (keys ? 8 : 0);
+    struct bitw w = {0};
+    int rc = bw_reserve(&w, 8 * (uint64_t)head + kbits + cbits + 8 * (TAB_SUM + 8));
+    if (rc < 0)
+        return rc;
+    for (size_t c = 0; c < e->ndir; c++) {
+        uint8_t *d = w.p + c * DIR_ENT;
+        colog__put_u32(d, e->dir[c].first);
+        colog__put_u32(d + 4, e->dir[c].len);
+        colog__put_u64(d + 8, e->dir[c].sum);
+    }
+    if (keys)
+        colog__put_u64(w.p + head - 8, g->keys[0]);
+    w.nbits = 8 * (uint64_t)head;
+    for (uint32_t i = 1; keys && i < g->n; i++)
+        gamma_put(&w, (g->keys[i] ^ flip) - (g->keys[i - 1] ^ flip) - 1, *kord);
+    for (uint32_t i = 0; i < g->n; i++)
+        gamma_put(&w, g->starts[i + 1] - g->starts[i] - 1, *cord);
+    bw_align(&w);
+    size_t len = (size_t)(w.nbits / 8);
+    colog__put_u64(w.p + len, XXH3_64bits_withSeed(w.p, len, e->seed));
+    *out = w.p;
+    *outlen = len + TAB_SUM;
+    return 0;
+}
+
+/* Everything after the open: header, table, chunks; then fsync. */
 static int write_body(colog_idxw_t *w, const struct groups *g, struct ostream *o, uint64_t seed)
 {
+    struct enc e = {.seed = seed, .nrows = w->nrows};
+    uint8_t *tab = NULL;
+    size_t tlen = 0;
+    unsigned kord = 0, cord = 0;
+    uint64_t flip = key_flip(w->type);
+    bool dense = keys_dense(g);
+    int rc = encode_chunks(&e, g);
+    if (rc == 0)
+        rc = encode_table(&e, g, flip, dense, &tab, &tlen, &kord, &cord);
+    if (rc < 0)
+        goto out_free;
+
     uint8_t h[HDR_SIZE] = {0};
     colog__put_u32(h, COLOG_IDX_MAGIC);
     colog__put_u16(h + 4, COLOG_FORMAT_VERSION);
     h[6] = (uint8_t)w->type;
+    h[7] = dense ? FLAG_DENSE : 0;
     colog__put_u32(h + 8, g->n);
+    colog__put_u32(h + 12, (uint32_t)e.ndir);
     colog__put_u64(h + 16, w->nrows);
-    colog__put_u64(h + 24, XXH3_64bits_withSeed(h, 24, seed));
-    int rc = os_put(o, h, sizeof h);
-    if (rc < 0)
-        return rc;
-
-    size_t tlen = (size_t)g->n * ENT_SIZE + TAB_SUM;
-    uint8_t *tab = malloc(tlen);
-    if (!tab)
-        return COLOG_ENOMEM;
-    for (uint32_t i = 0; i < g->n; i++) {
-        struct ent e = {0};
-        rc = emit_bitmap(o, g, i, seed, &e);
-        if (rc < 0)
-            break;
-        put_ent(tab + (size_t)i * ENT_SIZE, &e);
-    }
-    uint64_t toff = o->off;
-    if (rc == 0) {
-        colog__put_u64(tab + tlen - TAB_SUM, XXH3_64bits_withSeed(tab, tlen - TAB_SUM, seed));
+    colog__put_u64(h + 24, tlen);
+    h[32] = (uint8_t)kord;
+    h[33] = (uint8_t)cord;
+    colog__put_u64(h + 40, XXH3_64bits_withSeed(h, 40, seed));
+    rc = os_put(o, h, sizeof h);
+    if (rc == 0)
         rc = os_put(o, tab, tlen);
-    }
-    free(tab);
-    if (rc < 0)
-        return rc;
-
-    uint8_t t[TRAILER_SIZE];
-    colog__put_u64(t, toff);
-    colog__put_u32(t + 8, g->n);
-    colog__put_u32(t + 12, COLOG_IDX_MAGIC);
-    colog__put_u64(t + 16, XXH3_64bits_withSeed(t, 16, seed));
-    rc = os_put(o, t, sizeof t);
+    if (rc == 0 && e.ch.nbits > 0)
+        rc = os_put(o, e.ch.p, (size_t)(e.ch.nbits / 8));
     if (rc == 0)
         rc = os_flush(o);
     if (rc == 0)
         rc = colog__fsync_fd(o->fd);
+out_free:
+    free(tab);
+    free(e.ch.p);
+    free(e.lo.p);
+    free(e.hi.p);
+    free(e.dir);
     return rc;
 }
 
@@ -691,14 +1103,113 @@ out_free:
 
 /* ================================================================ reader */
 
+/* Up to 2^32 - 1 u64 values, bit-packed by groups of PGROUP (frame of
+ * reference): value i is its group's base plus an offset of the group's
+ * width. A group's PGROUP offsets (the last group's padded) fill exactly
+ * width words, from word woff. */
+struct pgrp {
+    uint64_t base;
+    uint32_t woff;
+    uint32_t width;
+};
+
+struct pack {
+    struct pgrp *g;
+    uint64_t *w;
+    size_t nw, wcap;
+};
+
+static void pack_free(struct pack *p)
+{
+    free(p->g);
+    free(p->w);
+}
+
+/* Store v[0..m) (m <= PGROUP) as group gi. */
+static int pack_group(struct pack *p, uint32_t gi, const uint64_t *v, unsigned m)
+{
+    uint64_t lo = v[0], hi = v[0];
+    for (unsigned j = 1; j < m; j++) {
+        lo = v[j] < lo ? v[j] : lo;
+        hi = v[j] > hi ? v[j] : hi;
+    }
+    unsigned wd = bitlen(hi - lo);
+    p->g[gi] = (struct pgrp){.base = lo, .woff = (uint32_t)p->nw, .width = wd};
+    if (wd == 0) /* every value is the base; p->w may still be NULL */
+        return 0;
+    if (p->nw + wd > UINT32_MAX)
+        return COLOG_ELIMIT;
+    if (grow((void **)&p->w, &p->wcap, p->nw + wd, sizeof *p->w) < 0)
+        return COLOG_ENOMEM;
+    uint64_t *w = p->w + p->nw;
+    memset(w, 0, wd * sizeof *w);
+    for (unsigned j = 0; j < m; j++) {
+        uint64_t off = v[j] - lo, bit = (uint64_t)j * wd;
+        unsigned sh = bit % 64;
+        w[bit / 64] |= off << sh;
+        if (sh + wd > 64)
+            w[bit / 64 + 1] |= off >> (64 - sh);
+    }
+    p->nw += wd;
+    return 0;
+}
+
+/* Give back what grow allocated beyond the words used. */
+static void pack_trim(struct pack *p)
+{
+    if (p->nw == 0 || p->nw == p->wcap)
+        return;
+    uint64_t *w = realloc(p->w, p->nw * sizeof *w);
+    if (w) {
+        p->w = w;
+        p->wcap = p->nw;
+    }
+}
+
+static uint64_t pack_get(const struct pack *p, uint32_t i)
+{
+    const struct pgrp *g = &p->g[i / PGROUP];
+    unsigned wd = g->width;
+    if (wd == 0)
+        return g->base;
+    uint64_t bit = (uint64_t)(i % PGROUP) * wd;
+    const uint64_t *w = p->w + g->woff + bit / 64;
+    unsigned sh = bit % 64;
+    uint64_t v = w[0] >> sh;
+    if (sh + wd > 64)
+        v |= w[1] << (64 - sh);
+    return g->base + low_bits(v, wd);
+}
+
+/* Sums over the keys before some key: their rows, and the bits of their low
+ * parts as Rice postings (card * rice_k(nrows, card) each). */
+struct cum {
+    uint64_t rows, lo;
+};
+
+/* A chunk, from the directory. */
+struct chunk {
+    uint64_t off; /* file offset */
+    uint64_t sum;
+    uint64_t rows0, lo0; /* struct cum at its first key */
+    uint64_t lobits;     /* as a Rice chunk: bits of its low-bits part */
+    uint32_t first;      /* first key */
+    uint32_t len;
+};
+
 struct colog_idxr {
     int fd;
     colog_type_t type;
+    bool dense; /* key i is i */
     uint64_t flip;
     uint64_t seed;
     uint64_t nrows;
     uint32_t nkeys;
-    struct ent *ents;
+    uint32_t nchunks;
+    struct pack keys; /* flipped keys, unless dense */
+    struct pack cards;
+    struct cum *gcum; /* at the first key of each group of PGROUP */
+    struct chunk *chunks;
     char *display;
 };
 
@@ -712,108 +1223,282 @@ static int key_corrupt(const colog_idxr_t *r, uint32_t i, const char *what)
     return colog_seterr(COLOG_ECORRUPT, "%s: key %u: %s", r->display, i, what);
 }
 
+static int chunk_corrupt(const colog_idxr_t *r, uint32_t c, const char *what)
+{
+    return colog_seterr(COLOG_ECORRUPT, "%s: chunk %u: %s", r->display, c, what);
+}
+
+/* The error of a failed colog__pread_all of part of the file. */
+static int r_pread_err(const colog_idxr_t *r, int rc, const char *part)
+{
+    if (rc == COLOG_ECORRUPT)
+        return colog_seterr(rc, "%s: %s: truncated file", r->display, part);
+    return colog_seterr(rc, "%s: %s: read: %s", r->display, part, colog_strerror(rc));
+}
+
 static int r_pread(const colog_idxr_t *r, void *buf, size_t len, uint64_t off, const char *part)
 {
     int rc = colog__pread_all(r->fd, buf, len, off);
-    if (rc == COLOG_ECORRUPT)
-        return colog_seterr(rc, "%s: %s: truncated file", r->display, part);
-    if (rc < 0)
-        return colog_seterr(rc, "%s: %s: read: %s", r->display, part, colog_strerror(rc));
-    return 0;
+    return rc < 0 ? r_pread_err(r, rc, part) : 0;
 }
 
 static void idxr_free(colog_idxr_t *r)
 {
-    free(r->ents);
+    pack_free(&r->keys);
+    pack_free(&r->cards);
+    free(r->gcum);
+    free(r->chunks);
     free(r->display);
     free(r);
 }
 
-/* Header checks after the magic; sets r->nkeys. */
-static int check_header(colog_idxr_t *r, const uint8_t *h, uint64_t nrows)
+/* Flipped key i. */
+static uint64_t fkey(const colog_idxr_t *r, uint32_t i)
+{
+    return r->dense ? i ^ r->flip : pack_get(&r->keys, i);
+}
+
+static uint32_t card_of(const colog_idxr_t *r, uint32_t i)
+{
+    return (uint32_t)pack_get(&r->cards, i);
+}
+
+/* One past the last key of chunk c. */
+static uint32_t chunk_end(const colog_idxr_t *r, uint32_t c)
+{
+    return c + 1 < r->nchunks ? r->chunks[c + 1].first : r->nkeys;
+}
+
+/* The chunk holding key i (< nkeys). */
+static uint32_t chunk_of(const colog_idxr_t *r, uint32_t i)
+{
+    uint32_t lo = 0, hi = r->nchunks;
+    while (hi - lo > 1) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->chunks[mid].first <= i)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* What the header says about the table. */
+struct tabinfo {
+    uint64_t len;
+    unsigned kord, cord;
+    bool keys; /* a key section: nkeys > 0 and not dense */
+};
+
+/* Header checks after the magic; sets r->nkeys, nchunks, dense and *ti. */
+static int check_header(colog_idxr_t *r, const uint8_t *h, uint64_t nrows, uint64_t size,
+                        struct tabinfo *ti)
 {
     unsigned ver = colog__get_u16(h + 4);
     if (ver != COLOG_FORMAT_VERSION)
         return colog_seterr(COLOG_EVERSION, "%s: format version %u not supported (expected %u)",
                             r->display, ver, COLOG_FORMAT_VERSION);
-    if (colog__get_u64(h + 24) != XXH3_64bits_withSeed(h, 24, r->seed))
+    if (colog__get_u64(h + 40) != XXH3_64bits_withSeed(h, 40, r->seed))
         return corrupt(r, "header checksum mismatch");
-    if (h[7] != 0 || colog__get_u32(h + 12) != 0)
+    bool zero = (h[7] & ~FLAG_DENSE) == 0;
+    for (int b = 34; b < 40; b++)
+        zero &= h[b] == 0;
+    if (!zero)
         return corrupt(r, "header reserved fields not zero");
     if (h[6] != (uint8_t)r->type)
         return colog_seterr(COLOG_ECORRUPT, "%s: column type %u, expected %u", r->display, h[6],
                             (unsigned)r->type);
-    if (nrows > IDX_MAX_ROWS)
+    uint64_t hrows = colog__get_u64(h + 16);
+    if (hrows > IDX_MAX_ROWS)
         return colog_seterr(COLOG_ECORRUPT, "%s: %llu rows, more than an index can hold",
-                            r->display, (unsigned long long)nrows);
-    if (colog__get_u64(h + 16) != nrows)
+                            r->display, (unsigned long long)hrows);
+    if (hrows != nrows)
         return colog_seterr(COLOG_ECORRUPT, "%s: index covers %llu rows, the part has %llu",
-                            r->display, (unsigned long long)colog__get_u64(h + 16),
-                            (unsigned long long)nrows);
+                            r->display, (unsigned long long)hrows, (unsigned long long)nrows);
     r->nkeys = colog__get_u32(h + 8);
+    r->nchunks = colog__get_u32(h + 12);
+    r->dense = h[7] & FLAG_DENSE;
+    ti->len = colog__get_u64(h + 24);
+    ti->kord = h[32];
+    ti->cord = h[33];
+    ti->keys = r->nkeys > 0 && !r->dense;
+    if (r->nkeys > nrows)
+        return corrupt(r, "more keys than rows");
+    if (r->nchunks > r->nkeys || (r->nchunks == 0) != (r->nkeys == 0))
+        return corrupt(r, "chunk count does not match the key count");
+    if (r->dense && (r->nkeys == 0 || r->nkeys - 1 > key_max(r->type)))
+        return corrupt(r, "dense keys out of range for the column type");
+    if (ti->kord > 63 || ti->cord > 31 || (!ti->keys && ti->kord != 0))
+        return corrupt(r, "bad code order");
+    uint64_t fixed = (uint64_t)r->nchunks * DIR_ENT + (ti->keys ? 8 : 0) + TAB_SUM;
+    if (ti->len < fixed || ti->len > size - HDR_SIZE)
+        return corrupt(r, "table length does not fit the file");
+    /* Every cardinality takes a bit at least. */
+    if (r->nkeys > 8 * (ti->len - fixed))
+        return corrupt(r, "key count does not fit the table");
     return 0;
 }
 
-/* Validate the key table entries (invariant 2); tab is the table without its sum. */
-static int parse_table(colog_idxr_t *r, const uint8_t *tab, uint64_t toff)
+/* The chunk directory (invariant 2). */
+static int parse_dir(colog_idxr_t *r, const uint8_t *t, uint64_t data_off, uint64_t size)
 {
-    uint64_t kmax = key_max(r->type), at = HDR_SIZE, total = 0;
-    r->ents = malloc((r->nkeys ? r->nkeys : 1) * sizeof *r->ents);
-    if (!r->ents)
+    r->chunks = malloc((r->nchunks ? r->nchunks : 1) * sizeof *r->chunks);
+    if (!r->chunks)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
-    for (uint32_t i = 0; i < r->nkeys; i++) {
-        struct ent *e = &r->ents[i];
-        get_ent(tab + (size_t)i * ENT_SIZE, e);
-        const char *bad = NULL;
-        if (e->key > kmax)
-            bad = "key out of range for the column type";
-        else if (i > 0 && (e->key ^ r->flip) <= (r->ents[i - 1].key ^ r->flip))
-            bad = "keys not strictly ascending";
-        else if (e->card == 0)
-            bad = "empty bitmap";
-        else if (e->off != at)
-            bad = "bitmap offset out of sequence";
-        else if (e->len == 0 || e->len > toff - at)
-            bad = "bitmap length out of bounds";
-        if (bad)
-            return key_corrupt(r, i, bad);
-        at += e->len;
-        total += e->card;
+    uint64_t off = data_off;
+    for (uint32_t c = 0; c < r->nchunks; c++) {
+        const uint8_t *d = t + (size_t)c * DIR_ENT;
+        struct chunk *ch = &r->chunks[c];
+        *ch = (struct chunk){.off = off,
+                             .first = colog__get_u32(d),
+                             .len = colog__get_u32(d + 4),
+                             .sum = colog__get_u64(d + 8)};
+        if (c == 0 ? ch->first != 0 : ch->first <= r->chunks[c - 1].first)
+            return chunk_corrupt(r, c, "first keys not ascending from 0");
+        if (ch->first >= r->nkeys)
+            return chunk_corrupt(r, c, "first key out of range");
+        if (ch->len < 2 || ch->len > size - off)
+            return chunk_corrupt(r, c, "length out of bounds");
+        off += ch->len;
     }
-    if (at != toff)
-        return corrupt(r, "key table: bitmaps do not end where the table starts");
-    if (total > r->nrows)
-        return corrupt(r, "key table: cardinalities add up to more than the rows");
+    if (off != size)
+        return corrupt(r, "chunks do not end at the end of the file");
     return 0;
 }
 
-/* Read and check the tail: key table and trailer. */
-static int read_tail(colog_idxr_t *r, uint64_t size)
+/* The keys: key 0, then nkeys - 1 gaps, into r->keys (flipped). */
+static int parse_keys(colog_idxr_t *r, const uint8_t *t, uint64_t *at, uint64_t end, unsigned kord)
 {
-    uint64_t tlen = (uint64_t)r->nkeys * ENT_SIZE + TAB_SUM;
-    if (tlen > size - HDR_SIZE - TRAILER_SIZE)
-        return corrupt(r, "key count does not fit the file");
-    uint64_t toff = size - TRAILER_SIZE - tlen;
-    uint8_t *tab = malloc((size_t)tlen + TRAILER_SIZE);
-    if (!tab)
+    /* the largest flipped key: i64 keys span all of u64 */
+    uint64_t buf[PGROUP], maxf = r->flip ? UINT64_MAX : key_max(r->type);
+    uint64_t k0 = colog__get_u64(t + *at / 8);
+    *at += 64;
+    if (k0 > key_max(r->type))
+        return key_corrupt(r, 0, "key out of range for the column type");
+    uint64_t f = k0 ^ r->flip;
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        if (i > 0) {
+            uint64_t v;
+            const char *bad = gamma_get(t, at, end, kord, &v);
+            if (bad)
+                return colog_seterr(COLOG_ECORRUPT, "%s: key table: key %u: %s", r->display, i,
+                                    bad);
+            if (f >= maxf || v > maxf - f - 1)
+                return key_corrupt(r, i, "key out of range for the column type");
+            f += v + 1;
+        }
+        buf[i % PGROUP] = f;
+        if (i % PGROUP == PGROUP - 1 || i + 1 == r->nkeys) {
+            int rc = pack_group(&r->keys, i / PGROUP, buf, i % PGROUP + 1);
+            if (rc < 0)
+                return colog_seterr(rc, "%s: key table: %s", r->display, colog_strerror(rc));
+        }
+    }
+    return 0;
+}
+
+/* The cardinalities, into r->cards. */
+static int parse_cards(colog_idxr_t *r, const uint8_t *t, uint64_t *at, uint64_t end, unsigned cord)
+{
+    uint64_t buf[PGROUP], total = 0;
+    for (uint32_t i = 0; i < r->nkeys; i++) {
+        uint64_t v;
+        const char *bad = gamma_get(t, at, end, cord, &v);
+        if (bad)
+            return colog_seterr(COLOG_ECORRUPT, "%s: key table: cardinality %u: %s", r->display, i,
+                                bad);
+        if (v >= r->nrows)
+            return key_corrupt(r, i, "cardinality out of range");
+        total += v + 1;
+        if (total > r->nrows)
+            return corrupt(r, "key table: cardinalities add up to more than the rows");
+        buf[i % PGROUP] = v + 1;
+        if (i % PGROUP == PGROUP - 1 || i + 1 == r->nkeys) {
+            int rc = pack_group(&r->cards, i / PGROUP, buf, i % PGROUP + 1);
+            if (rc < 0)
+                return colog_seterr(rc, "%s: key table: %s", r->display, colog_strerror(rc));
+        }
+    }
+    return 0;
+}
+
+/* The sums of struct cum at each group and chunk, so that or_range finds a
+ * posting inside a chunk with at most PGROUP - 1 cardinalities. */
+static int sum_up(colog_idxr_t *r)
+{
+    size_t ngroups = ((size_t)r->nkeys + PGROUP - 1) / PGROUP;
+    r->gcum = malloc((ngroups ? ngroups : 1) * sizeof *r->gcum);
+    if (!r->gcum)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
-    int rc = r_pread(r, tab, (size_t)tlen + TRAILER_SIZE, toff, "key table");
+    struct cum at = {0, 0};
+    uint32_t c = 0;
+    for (uint32_t k = 0; k < r->nkeys; k++) {
+        if (k % PGROUP == 0)
+            r->gcum[k / PGROUP] = at;
+        if (c < r->nchunks && r->chunks[c].first == k) {
+            r->chunks[c].rows0 = at.rows;
+            r->chunks[c].lo0 = at.lo;
+            if (c > 0)
+                r->chunks[c - 1].lobits = at.lo - r->chunks[c - 1].lo0;
+            c++;
+        }
+        uint32_t card = card_of(r, k);
+        at.rows += card;
+        at.lo += (uint64_t)card * rice_k(r->nrows, card);
+    }
+    if (c > 0)
+        r->chunks[c - 1].lobits = at.lo - r->chunks[c - 1].lo0;
+    return 0;
+}
+
+/* struct cum at key i, from its group's. */
+static struct cum cum_at(const colog_idxr_t *r, uint32_t i)
+{
+    struct cum s = r->gcum[i / PGROUP];
+    for (uint32_t k = i - i % PGROUP; k < i; k++) {
+        uint32_t card = card_of(r, k);
+        s.rows += card;
+        s.lo += (uint64_t)card * rice_k(r->nrows, card);
+    }
+    return s;
+}
+
+/* Read, check and decode the table (invariants 2, 3). */
+static int read_table(colog_idxr_t *r, uint64_t size, const struct tabinfo *ti)
+{
+    size_t tlen = (size_t)ti->len;
+    uint8_t *t = malloc(tlen + SLACK);
+    size_t ngroups = ((size_t)r->nkeys + PGROUP - 1) / PGROUP;
+    r->cards.g = malloc((ngroups ? ngroups : 1) * sizeof *r->cards.g);
+    r->keys.g = ti->keys ? malloc(ngroups * sizeof *r->keys.g) : NULL;
+    if (!t || !r->cards.g || (ti->keys && !r->keys.g)) {
+        free(t);
+        return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
+    }
+    memset(t + tlen, 0, SLACK);
+    int rc = r_pread(r, t, tlen, HDR_SIZE, "key table");
     if (rc < 0)
         goto out_free;
-    const uint8_t *t = tab + tlen;
-    if (colog__get_u32(t + 12) != COLOG_IDX_MAGIC)
-        rc = corrupt(r, "trailer: bad magic");
-    else if (colog__get_u64(t + 16) != XXH3_64bits_withSeed(t, 16, r->seed))
-        rc = corrupt(r, "trailer: checksum mismatch");
-    else if (colog__get_u64(t) != toff || colog__get_u32(t + 8) != r->nkeys)
-        rc = corrupt(r, "trailer does not match the header");
-    else if (colog__get_u64(tab + tlen - TAB_SUM) !=
-             XXH3_64bits_withSeed(tab, (size_t)tlen - TAB_SUM, r->seed))
+    if (colog__get_u64(t + tlen - TAB_SUM) != XXH3_64bits_withSeed(t, tlen - TAB_SUM, r->seed)) {
         rc = corrupt(r, "key table: checksum mismatch");
-    else
-        rc = parse_table(r, tab, toff);
+        goto out_free;
+    }
+    rc = parse_dir(r, t, HDR_SIZE + ti->len, size);
+    if (rc < 0)
+        goto out_free;
+    uint64_t at = 8 * (uint64_t)r->nchunks * DIR_ENT, end = 8 * (uint64_t)(tlen - TAB_SUM);
+    if (ti->keys)
+        rc = parse_keys(r, t, &at, end, ti->kord);
+    if (rc == 0)
+        rc = parse_cards(r, t, &at, end, ti->cord);
+    if (rc == 0 && !padding_ok(t, at, end))
+        rc = corrupt(r, "key table: data after the cardinalities");
+    if (rc == 0)
+        rc = sum_up(r);
+    pack_trim(&r->keys);
+    pack_trim(&r->cards);
 out_free:
-    free(tab);
+    free(t);
     return rc;
 }
 
@@ -861,14 +1546,15 @@ int colog__idxr_open(colog_idxr_t **out, int dirfd, const char *fname, colog_typ
         rc = colog_seterr(COLOG_ENOTCOLOG, "%s: not a colog index file", display);
         goto out_close;
     }
-    if (size < MIN_FILE) {
+    if (size < HDR_SIZE + TAB_SUM) {
         rc = colog_seterr(COLOG_ECORRUPT, "%s: truncated file (%llu bytes)", display,
                           (unsigned long long)size);
         goto out_close;
     }
-    rc = check_header(r, h, nrows);
+    struct tabinfo ti = {0};
+    rc = check_header(r, h, nrows, size, &ti);
     if (rc == 0)
-        rc = read_tail(r, size);
+        rc = read_table(r, size, &ti);
     if (rc < 0)
         goto out_close;
     *out = r;
@@ -888,12 +1574,12 @@ uint32_t colog__idxr_nkeys(const colog_idxr_t *r)
 
 uint64_t colog__idxr_key(const colog_idxr_t *r, uint32_t i)
 {
-    return r && i < r->nkeys ? r->ents[i].key : 0;
+    return r && i < r->nkeys ? fkey(r, i) ^ r->flip : 0;
 }
 
 uint64_t colog__idxr_card(const colog_idxr_t *r, uint32_t i)
 {
-    return r && i < r->nkeys ? r->ents[i].card : 0;
+    return r && i < r->nkeys ? card_of(r, i) : 0;
 }
 
 uint32_t colog__idxr_lower(const colog_idxr_t *r, uint64_t key)
@@ -904,7 +1590,7 @@ uint32_t colog__idxr_lower(const colog_idxr_t *r, uint64_t key)
     uint32_t lo = 0, hi = r->nkeys;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if ((r->ents[mid].key ^ r->flip) < k)
+        if (fkey(r, mid) < k)
             lo = mid + 1;
         else
             hi = mid;
@@ -1073,32 +1759,313 @@ static const char *check_portable(const uint8_t *p, size_t len, uint64_t *card, 
     return NULL;
 }
 
-/* Verify bitmap i (bytes p[0..len)) and deserialize it into *out (invariant 3). */
-static int load_bitmap(const colog_idxr_t *r, uint32_t i, const uint8_t *p, roaring_bitmap_t **out)
+/* What or_range has decoded so far; dst is touched only at the end. */
+struct sink {
+    const colog_idxr_t *r;
+    bool use_flat;         /* Rice rows go to flat, else stay in rows */
+    uint64_t *flat;        /* nrows bits, whole containers of 2^16 */
+    roaring_bitmap_t *acc; /* Roaring postings, ORed lazily once two are in */
+    bool lazy;
+    uint32_t *rows; /* flat: one posting's rows; else all the Rice rows (n) */
+    size_t n, cap;
+    uint32_t small[SINK_SMALL]; /* rows, while they fit */
+};
+
+static uint32_t ncontainers(uint64_t nrows)
 {
-    const struct ent *e = &r->ents[i];
-    if (XXH3_64bits_withSeed(p, e->len, r->seed ^ i) != e->sum)
-        return key_corrupt(r, i, "checksum mismatch");
+    return (uint32_t)((nrows + 65535) >> 16);
+}
+
+static void sink_init(struct sink *s, const colog_idxr_t *r, bool use_flat)
+{
+    *s = (struct sink){.r = r, .use_flat = use_flat, .cap = SINK_SMALL};
+    s->rows = s->small;
+}
+
+static void sink_free(struct sink *s)
+{
+    free(s->flat);
+    if (s->rows != s->small)
+        free(s->rows);
+    if (s->acc) /* roaring_bitmap_free(NULL) crashes in CRoaring 0.2.66 */
+        roaring_bitmap_free(s->acc);
+}
+
+/* Where the card rows of the next posting go; NULL if out of memory. */
+static uint32_t *sink_room(struct sink *s, uint32_t card)
+{
+    size_t at = s->use_flat ? 0 : s->n, need = at + card;
+    if (need > s->cap) {
+        size_t c = 2 * s->cap > need ? 2 * s->cap : need;
+        uint32_t *q = s->rows == s->small ? malloc(c * sizeof *q) : realloc(s->rows, c * sizeof *q);
+        if (!q)
+            return NULL;
+        if (s->rows == s->small)
+            memcpy(q, s->small, at * sizeof *q);
+        s->rows = q;
+        s->cap = c;
+    }
+    return s->rows + at;
+}
+
+/* Take the card rows just decoded into sink_room's place. */
+static int sink_rows(struct sink *s, uint32_t card)
+{
+    if (!s->use_flat) {
+        s->n += card;
+        return 0;
+    }
+    if (!s->flat) {
+        s->flat = calloc((size_t)ncontainers(s->r->nrows) << 10, sizeof *s->flat);
+        if (!s->flat)
+            return COLOG_ENOMEM;
+    }
+    uint64_t *f = s->flat;
+    const uint32_t *rows = s->rows;
+    for (uint32_t k = 0; k < card; k++)
+        f[rows[k] >> 6] |= 1ull << (rows[k] & 63);
+    return 0;
+}
+
+/* A bitmap of the set bits of flat (ncont containers of 1024 words), made
+ * by deserializing a portable serialization written here: the bitset of a
+ * container over 4096 rows is copied as is. NULL if out of memory. */
+static roaring_bitmap_t *flat_to_roaring(const uint64_t *flat, uint32_t ncont)
+{
+    uint32_t *cards = malloc((ncont ? ncont : 1) * sizeof *cards);
+    if (!cards)
+        return NULL;
+    size_t n = 0, size = 8;
+    for (uint32_t c = 0; c < ncont; c++) {
+        cards[c] = popcount_bytes((const uint8_t *)(flat + ((size_t)c << 10)), RB_BITSET_BYTES);
+        if (cards[c]) {
+            n++;
+            size += 8 + (cards[c] > RB_ARRAY_MAX ? RB_BITSET_BYTES : 2 * (size_t)cards[c]);
+        }
+    }
+    roaring_bitmap_t *b = NULL;
+    uint8_t *buf = n ? malloc(size) : NULL;
+    if (n == 0) {
+        b = roaring_bitmap_create();
+        goto out_free;
+    }
+    if (!buf)
+        goto out_free;
+    colog__put_u32(buf, RB_COOKIE_NORUN);
+    colog__put_u32(buf + 4, (uint32_t)n);
+    uint8_t *kc = buf + 8, *offs = buf + 8 + 4 * n;
+    size_t at = 8 + 8 * n;
+    for (uint32_t c = 0; c < ncont; c++) {
+        if (!cards[c])
+            continue;
+        colog__put_u16(kc, (uint16_t)c);
+        colog__put_u16(kc + 2, (uint16_t)(cards[c] - 1));
+        colog__put_u32(offs, (uint32_t)at);
+        kc += 4;
+        offs += 4;
+        const uint64_t *w = flat + ((size_t)c << 10);
+        if (cards[c] > RB_ARRAY_MAX) {
+            memcpy(buf + at, w, RB_BITSET_BYTES);
+            at += RB_BITSET_BYTES;
+            continue;
+        }
+        for (uint32_t k = 0; k < 1024; k++)
+            for (uint64_t x = w[k]; x; x &= x - 1, at += 2)
+                colog__put_u16(buf + at, (uint16_t)(64 * k + (unsigned)__builtin_ctzll(x)));
+    }
+    b = roaring_bitmap_portable_deserialize_safe((const char *)buf, size);
+out_free:
+    free(buf);
+    free(cards);
+    return b;
+}
+
+/* OR everything decoded into dst. */
+static int sink_finish(struct sink *s, roaring_bitmap_t *dst)
+{
+    roaring_bitmap_t *fb = NULL;
+    if (s->flat && !(fb = flat_to_roaring(s->flat, ncontainers(s->r->nrows))))
+        return colog_seterr(COLOG_ENOMEM, "%s: out of memory", s->r->display);
+    if (s->lazy)
+        roaring_bitmap_repair_after_lazy(s->acc);
+    if (s->acc)
+        roaring_bitmap_or_inplace(dst, s->acc);
+    if (s->n > 0)
+        roaring_bitmap_add_many(dst, s->n, s->rows);
+    if (fb) {
+        roaring_bitmap_or_inplace(dst, fb);
+        roaring_bitmap_free(fb);
+    }
+    return 0;
+}
+
+/* Check the Roaring posting of key i (bytes p[0..len)), deserialize it and
+ * add it to s (invariant 3). */
+static int load_roaring(const colog_idxr_t *r, uint32_t i, const uint8_t *p, size_t len,
+                        struct sink *s)
+{
     uint64_t card = 0;
     uint32_t max = 0;
-    const char *bad = check_portable(p, e->len, &card, &max);
+    const char *bad = check_portable(p, len, &card, &max);
     if (bad)
         return colog_seterr(COLOG_ECORRUPT, "%s: key %u: malformed bitmap: %s", r->display, i, bad);
-    if (card != e->card)
+    if (card != card_of(r, i))
         return colog_seterr(COLOG_ECORRUPT, "%s: key %u: %llu rows, key table says %u", r->display,
-                            i, (unsigned long long)card, e->card);
+                            i, (unsigned long long)card, card_of(r, i));
     if (max >= r->nrows)
         return colog_seterr(COLOG_ECORRUPT, "%s: key %u: row %u out of range (%llu rows)",
                             r->display, i, max, (unsigned long long)r->nrows);
-    roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe((const char *)p, e->len);
+    roaring_bitmap_t *b = roaring_bitmap_portable_deserialize_safe((const char *)p, len);
     if (!b) /* the bytes were checked: this is an allocation failure */
         return colog_seterr(COLOG_ENOMEM, "%s: key %u: out of memory", r->display, i);
     if (roaring_bitmap_get_cardinality(b) != card || roaring_bitmap_maximum(b) != max) {
         roaring_bitmap_free(b);
         return key_corrupt(r, i, "bitmap does not match its encoding");
     }
-    *out = b;
+    if (!s->acc) {
+        s->acc = b;
+        return 0;
+    }
+    roaring_bitmap_lazy_or_inplace(s->acc, b, true);
+    roaring_bitmap_free(b);
+    s->lazy = true;
     return 0;
+}
+
+/* Move *at past the n-th one bit from it, all before end. */
+static bool skip_ones(const uint8_t *p, uint64_t *at, uint64_t end, uint64_t n)
+{
+    uint64_t a = *at;
+    while (n > 0) {
+        if (a >= end)
+            return false;
+        unsigned avail = end - a < 56 ? (unsigned)(end - a) : 56;
+        uint64_t w = low_bits(peek(p, a), avail);
+        unsigned c = (unsigned)__builtin_popcountll(w);
+        if (c < n) {
+            n -= c;
+            a += avail;
+            continue;
+        }
+        while (--n > 0)
+            w &= w - 1;
+        a += (unsigned)__builtin_ctzll(w) + 1;
+    }
+    *at = a;
+    return true;
+}
+
+/* Decode a Rice posting of card rows, low bits from *lo (before lo_end),
+ * unary parts from *hi (before end), into out[0..card). NULL if good, else
+ * what is wrong; a row id not below nrows goes to *bad_row. */
+static const char *rice_get(const uint8_t *p, uint64_t *lo, uint64_t lo_end, uint64_t *hi,
+                            uint64_t end, uint32_t card, uint64_t nrows, uint32_t *out,
+                            uint64_t *bad_row)
+{
+    unsigned k = rice_k(nrows, card);
+    uint64_t l = *lo, h = *hi, row = 0, q = 0, qmax = nrows >> k, mask = (1ull << k) - 1;
+    if (lo_end - l < (uint64_t)card * k)
+        return "truncated";
+    /* The unary parts a window of up to 56 bits at a time: each one bit ends
+     * a quotient, so the loop runs on the window's bits, not on loads. */
+    for (uint32_t n = 0; n < card;) {
+        if (h >= end)
+            return "truncated";
+        unsigned avail = end - h < 56 ? (unsigned)(end - h) : 56, used = 0;
+        uint64_t w = low_bits(peek(p, h), avail);
+        while (w != 0) {
+            unsigned t = (unsigned)__builtin_ctzll(w);
+            w &= w - 1;
+            q += t - used;
+            used = t + 1;
+            uint64_t low = peek(p, l) & mask;
+            l += k;
+            if (q > qmax) { /* then the gap alone is over nrows */
+                *bad_row = q >> (63 - k) ? UINT64_MAX : row + (q << k | low);
+                return "row out of range";
+            }
+            row += q << k | low;
+            if (row >= nrows) {
+                *bad_row = row;
+                return "row out of range";
+            }
+            out[n++] = (uint32_t)row++;
+            q = 0;
+            if (n == card)
+                break;
+        }
+        if (n == card) {
+            h += used;
+            break;
+        }
+        q += avail - used; /* the window's zeros after its last one */
+        h += avail;
+    }
+    *lo = l;
+    *hi = h;
+    return NULL;
+}
+
+/* Rice chunk c (bytes p[0..len)): decode keys [i, j) of it into s, skipping
+ * its keys before i by their counts (low bits: card * k each; unary parts:
+ * card one bits each); check the end of the chunk when its last key is read. */
+static int read_rice(const colog_idxr_t *r, uint32_t c, const uint8_t *p, uint32_t i, uint32_t j,
+                     struct sink *s)
+{
+    const struct chunk *ch = &r->chunks[c];
+    uint32_t e = chunk_end(r, c), stop = j < e ? j : e, k = ch->first;
+    uint64_t lo = 8, lo_end = 8 + ch->lobits, hi = lo_end, end = 8 * (uint64_t)ch->len, skip = 0;
+    if (lo_end > end)
+        return chunk_corrupt(r, c, "truncated");
+    if (i > k && i - k > i % PGROUP) {
+        struct cum at = cum_at(r, i);
+        lo += at.lo - ch->lo0;
+        skip = at.rows - ch->rows0;
+        k = i;
+    }
+    for (; k < i; k++) {
+        uint32_t card = card_of(r, k);
+        lo += (uint64_t)card * rice_k(r->nrows, card);
+        skip += card;
+    }
+    if (!skip_ones(p, &hi, end, skip))
+        return chunk_corrupt(r, c, "truncated");
+    for (; k < stop; k++) {
+        uint32_t card = card_of(r, k), *out = sink_room(s, card);
+        if (!out)
+            return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
+        uint64_t row = 0; /* set (>= nrows > 0) only for a row out of range */
+        const char *bad = rice_get(p, &lo, lo_end, &hi, end, card, r->nrows, out, &row);
+        if (bad && row)
+            return colog_seterr(COLOG_ECORRUPT, "%s: key %u: row %llu out of range (%llu rows)",
+                                r->display, k, (unsigned long long)row,
+                                (unsigned long long)r->nrows);
+        if (bad)
+            return key_corrupt(r, k, bad);
+        if (sink_rows(s, card) < 0)
+            return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
+    }
+    if (stop == e && !padding_ok(p, hi, end))
+        return chunk_corrupt(r, c, "data after the last key");
+    return 0;
+}
+
+/* Chunk c, bytes p[0..len) (SLACK readable bytes after): checksum, kind,
+ * then keys [i, j) of it into s. */
+static int read_chunk(const colog_idxr_t *r, uint32_t c, const uint8_t *p, uint32_t i, uint32_t j,
+                      struct sink *s)
+{
+    const struct chunk *ch = &r->chunks[c];
+    if (XXH3_64bits_withSeed(p, ch->len, r->seed ^ c) != ch->sum)
+        return chunk_corrupt(r, c, "checksum mismatch");
+    if (p[0] == KIND_ROARING) {
+        if (chunk_end(r, c) - ch->first != 1)
+            return chunk_corrupt(r, c, "Roaring chunk of more than one key");
+        return load_roaring(r, ch->first, p + 1, ch->len - 1u, s);
+    }
+    if (p[0] != KIND_RICE)
+        return chunk_corrupt(r, c, "unknown chunk kind");
+    return read_rice(r, c, p, i, j, s);
 }
 
 int colog__idxr_or_range(const colog_idxr_t *r, uint32_t i, uint32_t j,
@@ -1109,48 +2076,49 @@ int colog__idxr_or_range(const colog_idxr_t *r, uint32_t i, uint32_t j,
                             j);
     if (i == j)
         return 0;
-    const struct ent *e = r->ents;
-    roaring_bitmap_t *acc = NULL; /* the union so far; lazy once two are in */
-    bool lazy = false;
-    uint8_t *buf = NULL;
-    size_t cap = 0;
+    uint64_t total = 0;
+    for (uint32_t k = i; k < j; k++)
+        total += card_of(r, k);
+    struct sink s;
+    sink_init(&s, r, r->nrows <= FLAT_MAX_ROWS && total > r->nrows / 256);
+    const struct chunk *ch = r->chunks;
+    uint8_t sbuf[2 * CHUNK_TARGET + SLACK], *buf = sbuf;
+    size_t cap = sizeof sbuf - SLACK;
     int rc = 0;
-    for (uint32_t a = i; a < j && rc == 0;) {
-        /* The longest run of bitmaps from a within READ_CHUNK bytes (at least one). */
-        uint32_t b = a + 1;
-        uint64_t span = e[a].len;
-        while (b < j && span + e[b].len <= READ_CHUNK)
-            span += e[b++].len;
-        if (grow((void **)&buf, &cap, (size_t)span, 1) < 0) {
-            rc = colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
-            break;
-        }
-        char what[48];
-        snprintf(what, sizeof what, "keys %u..%u", a, b - 1);
-        rc = r_pread(r, buf, (size_t)span, e[a].off, what);
-        for (uint32_t k = a; k < b && rc == 0; k++) {
-            roaring_bitmap_t *bm = NULL;
-            rc = load_bitmap(r, k, buf + (e[k].off - e[a].off), &bm);
-            if (rc < 0)
+    uint32_t c = chunk_of(r, i), cend = chunk_of(r, j - 1) + 1;
+    while (c < cend && rc == 0) {
+        /* The longest run of chunks from c within READ_CHUNK bytes (at least one). */
+        uint32_t d = c + 1;
+        uint64_t span = ch[c].len;
+        while (d < cend && span + ch[d].len <= READ_CHUNK)
+            span += ch[d++].len;
+        if (span > cap) {
+            uint8_t *b = malloc((size_t)span + SLACK);
+            if (!b) {
+                rc = colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
                 break;
-            if (!acc) {
-                acc = bm;
-                continue;
             }
-            roaring_bitmap_lazy_or_inplace(acc, bm, true);
-            roaring_bitmap_free(bm);
-            lazy = true;
+            if (buf != sbuf)
+                free(buf);
+            buf = b;
+            cap = (size_t)span;
         }
-        a = b;
+        memset(buf + span, 0, SLACK);
+        rc = colog__pread_all(r->fd, buf, (size_t)span, ch[c].off);
+        if (rc < 0) {
+            char what[48];
+            snprintf(what, sizeof what, "chunks %u..%u", c, d - 1);
+            rc = r_pread_err(r, rc, what);
+        }
+        for (uint32_t e = c; e < d && rc == 0; e++)
+            rc = read_chunk(r, e, buf + (ch[e].off - ch[c].off), i, j, &s);
+        c = d;
     }
-    if (rc == 0) {
-        if (lazy)
-            roaring_bitmap_repair_after_lazy(acc);
-        roaring_bitmap_or_inplace(dst, acc);
-    }
-    if (acc) /* roaring_bitmap_free(NULL) crashes in CRoaring 0.2.66 */
-        roaring_bitmap_free(acc);
-    free(buf);
+    if (rc == 0)
+        rc = sink_finish(&s, dst);
+    sink_free(&s);
+    if (buf != sbuf)
+        free(buf);
     return rc;
 }
 
