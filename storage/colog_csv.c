@@ -583,13 +583,16 @@ int colog__csv_ingest(colog_ingest_t *ing, FILE *f, const char *src)
         }
         if (j < nf)
             continue;
-        if (colog__row_end(ing) < 0) {
+        if ((rc = colog__row_end(ing)) < 0) {
+            if (!is_reject(rc))
+                goto out_free;
             const colog_field_t *fd = &rec.fields[tsf];
             colog__ingest_reject(ing, src, rec.line + fd->dline, fd->col, "%s",
                                  colog__ingest_why(ing));
+            rc = 0;
             continue;
         }
-        if (colog__ingest_full(ing) && (rc = colog_ingest_flush(ing)) < 0)
+        if (colog__ingest_full(ing) && (rc = colog__ingest_submit(ing)) < 0)
             goto out_free;
     }
 

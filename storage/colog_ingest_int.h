@@ -82,16 +82,25 @@ void colog__show(char *dst, size_t cap, const char *s, size_t len);
 
 /*
  * Where a flush writes its parts. For each UTC day of the batch, in ascending
- * order: open(day, nrows); for each column in schema order col_begin (dict:
- * sorted, duplicate-free, borrowed for the call only), col_append* (chunks of at
- * most COLOG_BLOCK_ROWS values, encoded as for colog__colw_append; vals and valid
- * borrowed for the call only), col_end; then commit. abort is called instead of
+ * order: open(day, nrows); the columns; then commit. abort is called instead of
  * the remaining calls if any of them fails. After all the days are committed,
  * merge(day, COLOG_MERGE_BACKLOG) once for each of them, and when the session
  * finishes merge(day, COLOG_AUTO_MERGE_PARTS) once for every day it wrote (unless
  * opts.no_auto_merge, or merge is NULL): a long ingest rewrites each day once at
  * the end instead of after every batch, while the backlog bounds the parts a day
  * holds meanwhile.
+ *
+ * The columns go one of two ways. Without col_open: for each column in schema
+ * order col_begin (dict: sorted, duplicate-free, borrowed for the call only),
+ * col_append* (chunks of at most COLOG_BLOCK_ROWS values, encoded as for
+ * colog__colw_append; vals and valid borrowed for the call only), col_end. With
+ * col_open (then col_write, col_close and col_abort too): each column, in any
+ * order, is col_open (dict as above; a handle in *h), col_write* (as col_append),
+ * then col_close, or col_abort after a failure; the handles of different columns
+ * are used from two threads at once (colog_part.c invariant 5). open, commit,
+ * abort and merge are called from one thread at a time, never while a column is
+ * being written, and not necessarily from the caller's thread: the session's
+ * writer thread makes most of the calls.
  * Every function returns 0 or a negative code (with colog_seterr).
  */
 /* Parts a day may collect during a long ingest before it is merged anyway. */
@@ -105,6 +114,11 @@ typedef struct colog_partsink {
     int (*commit)(void *ctx, uint64_t *id_out);
     void (*abort)(void *ctx);
     int (*merge)(void *ctx, int32_t day, unsigned max_parts, bool *merged);
+    /* optional: columns through handles, from two threads at once */
+    int (*col_open)(void *ctx, unsigned col, const colog_dictview_t *dict, void **h);
+    int (*col_write)(void *h, const void *vals, const uint8_t *valid, uint32_t n);
+    int (*col_close)(void *h); /* frees h whatever the result */
+    void (*col_abort)(void *h);
 } colog_partsink_t;
 
 /* ---------------------------------------------------------------- ingest session (colog_ingest.c)
@@ -113,15 +127,21 @@ typedef struct colog_partsink {
 /* Memory bounds of a batch: the row arrays (time, numbers, codes, valid bits) are
  * capped at COLOG_INGEST_ARRAY_MAX bytes, which lowers the effective batch_rows
  * of wide schemas; the string bytes and the intern tables each trigger a flush
- * when they pass their bound. With the flush's own scratch (sort keys, one day's
- * dictionary copy) the peak stays under ~400 MB whatever the input. */
-#define COLOG_INGEST_ARRAY_MAX (160u << 20)
-#define COLOG_INGEST_ARENA_MAX (64u << 20)
-#define COLOG_INGEST_TABLE_MAX (64u << 20)
+ * when they pass their bound. A session holds two batches (one filled while the
+ * other is written); with the flush's scratch (sort keys, the day dictionaries
+ * of the two threads writing columns) and the part writer's buffers, ingest
+ * peaks well under 512 MB whatever the input (~310 MB measured at worst, on
+ * distinct long strings). The merges at the end are colog_merge.c's, whose
+ * memory grows with the rows of the day merged. */
+#define COLOG_INGEST_ARRAY_MAX (96u << 20)
+#define COLOG_INGEST_ARENA_MAX (32u << 20)
+#define COLOG_INGEST_TABLE_MAX (48u << 20)
 
 /* An ingest session that writes through sink (ctx is passed to it) instead of a
  * store. colog_ingest_begin() is this with the colog__pw_* sink. schema is
- * copied. opts may be NULL (defaults). Free with colog_ingest_finish(). */
+ * copied. opts may be NULL (defaults). Free with colog_ingest_finish().
+ * A session is used from one thread (the caller's); it starts a writer thread of
+ * its own at its first handover, which makes the sink calls (see above). */
 int colog__ingest_new(const colog_schema_t *schema, const colog_ingest_opts_t *opts,
                       const colog_partsink_t *sink, void *ctx, colog_ingest_t **out);
 
@@ -140,24 +160,35 @@ void colog__ingest_reject(colog_ingest_t *ing, const char *src, uint64_t line, u
  */
 /* 0 or COLOG_ENOMEM (growing the batch). */
 int colog__row_begin(colog_ingest_t *ing);
-/* Field text. Empty text is an absent value. 0, COLOG_EPARSE or COLOG_ERANGE. */
+/* Field text. Empty text is an absent value. 0, COLOG_EPARSE or COLOG_ERANGE.
+ * The text of an ip or string column is looked up at colog__row_end: s must
+ * stay valid (unchanged) until then. */
 int colog__row_put_text(colog_ingest_t *ing, unsigned col, const char *s, size_t len);
 /* A JSON integer / real. time takes epoch seconds; integer columns take a real
  * only if it is integral; ip and string columns take no numbers. */
 int colog__row_put_int(colog_ingest_t *ing, unsigned col, int64_t v);
 int colog__row_put_real(colog_ingest_t *ing, unsigned col, double v);
 /* Accept the row (0) or reject it for lack of a time (COLOG_EPARSE, reason in
- * colog__ingest_why()). Never flushes: the reader calls colog_ingest_flush()
- * when colog__ingest_full() says so. */
+ * colog__ingest_why()); or fail (COLOG_ENOMEM, COLOG_ELIMIT: too many distinct
+ * values, with colog_seterr), dropping the row. Never flushes: the reader calls
+ * colog__ingest_submit() when colog__ingest_full() says so. */
 int colog__row_end(colog_ingest_t *ing);
 /* The reason of the last failed put or end; valid until the next row call. */
 const char *colog__ingest_why(const colog_ingest_t *ing);
 /* True when the batch should be flushed before the next row. */
 bool colog__ingest_full(const colog_ingest_t *ing);
+/* Hand the batch (if not empty) to the writer thread and go on with an empty
+ * one; blocks (helping the writer) only while the writer still has the previous
+ * batch. 0; a failure to sort the batch (it is kept, a retry may work); the
+ * error of a failed flush (the session is dead: invariant 6 of colog_ingest.c);
+ * or the error of a backlog merge of the previous batch (its parts are
+ * committed), reported once. colog_ingest_flush() is this, then a wait until
+ * everything handed over is written. */
+int colog__ingest_submit(colog_ingest_t *ing);
 
-/* Inspecting the batch (tests): rows accepted since the last flush, in input
- * order, and the value of one of them. false = absent. Strings borrow the batch
- * and stay valid until the next row call or flush. */
+/* Inspecting the batch being filled (tests): rows accepted since the last
+ * handover, in input order, and the value of one of them. false = absent.
+ * Strings borrow the batch and stay valid until the next row call or flush. */
 size_t colog__ingest_nrows(const colog_ingest_t *ing);
 bool colog__ingest_value(const colog_ingest_t *ing, size_t row, unsigned col, colog_value_t *out);
 

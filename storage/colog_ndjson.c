@@ -265,7 +265,9 @@ static int put_object(colog_ingest_t *ing, const char *src, uint64_t lno, const 
         colog__ingest_reject(ing, src, lno, vcol, "%s", colog__ingest_why(ing));
         return 1;
     }
-    if (colog__row_end(ing) < 0) {
+    if ((rc = colog__row_end(ing)) < 0) {
+        if (!is_reject(rc))
+            return rc;
         colog__ingest_reject(ing, src, lno, 0, "%s", colog__ingest_why(ing));
         return 1;
     }
@@ -335,7 +337,7 @@ int colog__ndjson_ingest(colog_ingest_t *ing, FILE *f, const char *src)
         rc = do_line(ing, src, lno, s, len);
         if (rc < 0)
             break;
-        if (rc == 0 && colog__ingest_full(ing) && (rc = colog_ingest_flush(ing)) < 0)
+        if (rc == 0 && colog__ingest_full(ing) && (rc = colog__ingest_submit(ing)) < 0)
             break;
     }
     free(r.buf);

@@ -208,7 +208,8 @@ static int parse_line(const char *fname, size_t lno, const token_t *tok, unsigne
         goto bad_type;
     memcpy(tname, ty->p, ty->len);
     tname[ty->len] = 0;
-    if (colog_type_parse(tname, &type) != 0)
+    /* A NUL inside the token would end the C string early ("time\0junk"). */
+    if (memchr(ty->p, 0, ty->len) != NULL || colog_type_parse(tname, &type) != 0)
         goto bad_type;
     if (s->ncols == 0 && type != COLOG_T_TIME)
         return colog_seterr(COLOG_ESCHEMA,

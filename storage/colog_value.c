@@ -68,7 +68,8 @@ uint64_t colog_type_umax(colog_type_t t)
 int colog_ip_parse(const char *s, size_t len, colog_ip_t *out)
 {
     char buf[64];
-    if (s == NULL || out == NULL || len == 0 || len >= sizeof buf)
+    /* The whole of s[0..len) must be the address: inet_pton would stop at a NUL. */
+    if (s == NULL || out == NULL || len == 0 || len >= sizeof buf || memchr(s, 0, len) != NULL)
         return COLOG_EPARSE;
     memcpy(buf, s, len);
     buf[len] = 0;
@@ -221,7 +222,33 @@ static int parse_epoch(const char *s, size_t len, int64_t *out_us)
     return 0;
 }
 
+/* Times colog accepts: years 0000 to 9999, so that every stored time prints as
+ * RFC 3339 and names a day directory YYYY-MM-DD that reads back. */
+#define TIME_MIN_US (-62167219200LL * 1000000)     /* 0000-01-01T00:00:00Z */
+#define TIME_MAX_US (253402300800LL * 1000000 - 1) /* 9999-12-31T23:59:59.999999Z */
+
+static int time_in_range(int rc, int64_t t, int64_t *out_us)
+{
+    if (rc)
+        return rc;
+    if (t < TIME_MIN_US || t > TIME_MAX_US)
+        return COLOG_ERANGE;
+    *out_us = t;
+    return 0;
+}
+
+static int time_parse(const char *s, size_t len, int32_t tz_off_s, int64_t *out_us);
+
 int colog_time_parse(const char *s, size_t len, int32_t tz_off_s, int64_t *out_us)
+{
+    int64_t t = 0;
+    if (out_us == NULL)
+        return COLOG_EPARSE;
+    int rc = time_parse(s, len, tz_off_s, &t);
+    return time_in_range(rc, t, out_us);
+}
+
+static int time_parse(const char *s, size_t len, int32_t tz_off_s, int64_t *out_us)
 {
     size_t i = 0;
     int64_t day;

@@ -7,6 +7,7 @@
  */
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -725,8 +726,13 @@ static int c_merge(void *ctx, int32_t day, unsigned max_parts, bool *merged)
     return 0;
 }
 
-static const colog_partsink_t capture_sink = {c_open,   c_col_begin, c_col_append, c_col_end,
-                                              c_commit, c_abort,     c_merge};
+static const colog_partsink_t capture_sink = {.open = c_open,
+                                              .col_begin = c_col_begin,
+                                              .col_append = c_col_append,
+                                              .col_end = c_col_end,
+                                              .commit = c_commit,
+                                              .abort = c_abort,
+                                              .merge = c_merge};
 
 static void free_cap(cap_t *c)
 {
@@ -1376,5 +1382,680 @@ Test(flush, memory_bound_on_long_strings)
     cr_assert_eq(fx.cap.parts[0].cols[1].dn, rows);
     cr_assert(!colog__ingest_full(fx.ing));
     free(big);
+    fx_free(&fx);
+}
+
+/* ---------------------------------------------------------------- pipeline */
+
+/*
+ * A part sink with per-column handles (col_open ..), as the part writer has:
+ * the session writes the columns of a part from its writer thread and from the
+ * reader's thread while it waits. Every value is kept as text ("-" = absent),
+ * so that runs with different batch sizes can be compared row for row.
+ */
+typedef struct hpart {
+    int32_t day;
+    uint64_t nrows;
+    char **cells[MAXCOLS]; /* cells[col][row] */
+    unsigned cols_closed;
+    bool committed;
+} hpart_t;
+
+typedef struct hsink {
+    pthread_mutex_t mu;
+    const colog_schema_t *schema;
+    hpart_t **parts;
+    unsigned nparts, cap;
+    unsigned opens, closes, col_aborts, aborts, commits, merges;
+    int fail_col;       /* fail a write of this column ... */
+    unsigned fail_part; /* ... of this part (1-based); 0 = never */
+    pthread_t seen[2];  /* threads that wrote columns */
+    unsigned nseen;
+} hsink_t;
+
+typedef struct hhandle {
+    hsink_t *s;
+    hpart_t *p;
+    unsigned col;
+    uint64_t n;
+    uint32_t dn;
+    char **dict; /* the dictionary as text */
+} hhandle_t;
+
+static int h_open(void *ctx, int32_t day, uint64_t nrows)
+{
+    hsink_t *s = ctx;
+    hpart_t *p = calloc(1, sizeof *p);
+    p->day = day;
+    p->nrows = nrows;
+    pthread_mutex_lock(&s->mu);
+    if (s->nparts == s->cap) {
+        s->cap = s->cap ? 2 * s->cap : 64;
+        s->parts = realloc(s->parts, s->cap * sizeof *s->parts);
+    }
+    s->parts[s->nparts++] = p;
+    pthread_mutex_unlock(&s->mu);
+    return 0;
+}
+
+static int h_col_open(void *ctx, unsigned col, const colog_dictview_t *d, void **out)
+{
+    hsink_t *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    hpart_t *p = s->parts[s->nparts - 1];
+    s->opens++;
+    pthread_t me = pthread_self();
+    bool seen = false;
+    for (unsigned i = 0; i < s->nseen; i++)
+        seen |= pthread_equal(s->seen[i], me);
+    if (!seen && s->nseen < 2)
+        s->seen[s->nseen++] = me;
+    pthread_mutex_unlock(&s->mu);
+    hhandle_t *h = calloc(1, sizeof *h);
+    h->s = s;
+    h->p = p;
+    h->col = col;
+    p->cells[col] = calloc(p->nrows, sizeof *p->cells[col]);
+    if (d) {
+        h->dn = d->n;
+        h->dict = calloc(d->n + 1, sizeof *h->dict);
+        for (uint32_t i = 0; i < d->n; i++) {
+            char buf[64];
+            if (d->type == COLOG_T_IP) {
+                colog_ip_format(&d->ips[i], buf, sizeof buf);
+                h->dict[i] = strdup(buf);
+            } else {
+                h->dict[i] = strndup(d->bytes + d->offs[i], d->offs[i + 1] - d->offs[i]);
+            }
+        }
+    }
+    *out = h;
+    return 0;
+}
+
+static int h_col_write(void *hv, const void *vals, const uint8_t *valid, uint32_t n)
+{
+    hhandle_t *h = hv;
+    hsink_t *s = h->s;
+    pthread_mutex_lock(&s->mu);
+    bool fail = s->fail_part != 0 && s->nparts == s->fail_part && (int)h->col == s->fail_col;
+    pthread_mutex_unlock(&s->mu);
+    if (fail)
+        return colog_seterr(-EIO, "hsink: injected failure in column %u", h->col);
+    colog_type_t t = s->schema->cols[h->col].type;
+    if (h->n + n > h->p->nrows)
+        return colog_seterr(COLOG_EINVAL, "hsink: too many rows");
+    for (uint32_t i = 0; i < n; i++) {
+        char buf[64] = "-";
+        if (colog_valid(valid, i)) {
+            if (colog_type_is_dict(t)) {
+                uint32_t code = ((const uint32_t *)vals)[i];
+                if (code >= h->dn)
+                    return colog_seterr(COLOG_EINVAL, "hsink: code outside the dictionary");
+                snprintf(buf, sizeof buf, "%s", h->dict[code]);
+            } else if (t == COLOG_T_TIME || t == COLOG_T_I64) {
+                snprintf(buf, sizeof buf, "%lld", (long long)((const int64_t *)vals)[i]);
+            } else if (t == COLOG_T_F64) {
+                snprintf(buf, sizeof buf, "%g", ((const double *)vals)[i]);
+            } else {
+                snprintf(buf, sizeof buf, "%llu", (unsigned long long)((const uint64_t *)vals)[i]);
+            }
+        }
+        h->p->cells[h->col][h->n + i] = strdup(buf);
+    }
+    h->n += n;
+    return 0;
+}
+
+static void h_free(hhandle_t *h)
+{
+    for (uint32_t i = 0; i < h->dn; i++)
+        free(h->dict[i]);
+    free(h->dict);
+    free(h);
+}
+
+static int h_col_close(void *hv)
+{
+    hhandle_t *h = hv;
+    hsink_t *s = h->s;
+    int rc = h->n == h->p->nrows ? 0 : colog_seterr(COLOG_EINVAL, "hsink: short column");
+    pthread_mutex_lock(&s->mu);
+    s->closes++;
+    h->p->cols_closed++;
+    pthread_mutex_unlock(&s->mu);
+    h_free(h);
+    return rc;
+}
+
+static void h_col_abort(void *hv)
+{
+    hhandle_t *h = hv;
+    pthread_mutex_lock(&h->s->mu);
+    h->s->col_aborts++;
+    pthread_mutex_unlock(&h->s->mu);
+    h_free(h);
+}
+
+static int h_commit(void *ctx, uint64_t *id)
+{
+    hsink_t *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    hpart_t *p = s->parts[s->nparts - 1];
+    int rc = p->cols_closed == s->schema->ncols ? 0 : colog_seterr(COLOG_EINVAL, "hsink: commit");
+    for (uint64_t i = 0; rc == 0 && i < p->nrows; i++) {
+        int64_t t = strtoll(p->cells[0][i], NULL, 10);
+        if (colog_day_of(t) != p->day || (i > 0 && t < strtoll(p->cells[0][i - 1], NULL, 10)))
+            rc = colog_seterr(COLOG_EINVAL, "hsink: part not sorted or not of its day");
+    }
+    p->committed = rc == 0;
+    s->commits += rc == 0;
+    *id = s->nparts;
+    pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+static void h_abort(void *ctx)
+{
+    hsink_t *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    s->aborts++;
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int h_merge(void *ctx, int32_t day, unsigned max_parts, bool *merged)
+{
+    hsink_t *s = ctx;
+    (void)day, (void)max_parts;
+    pthread_mutex_lock(&s->mu);
+    s->merges++;
+    pthread_mutex_unlock(&s->mu);
+    *merged = false;
+    return 0;
+}
+
+static const colog_partsink_t handle_sink = {.open = h_open,
+                                             .commit = h_commit,
+                                             .abort = h_abort,
+                                             .merge = h_merge,
+                                             .col_open = h_col_open,
+                                             .col_write = h_col_write,
+                                             .col_close = h_col_close,
+                                             .col_abort = h_col_abort};
+
+static void hsink_init(hsink_t *s, const colog_schema_t *schema)
+{
+    memset(s, 0, sizeof *s);
+    pthread_mutex_init(&s->mu, NULL);
+    s->schema = schema;
+    s->fail_col = -1;
+}
+
+static int cmp_strp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The committed rows, "day|v0,v1,..." sorted, and their count. */
+static char **hsink_rows(hsink_t *s, size_t *n)
+{
+    size_t total = 0, k = 0;
+    for (unsigned i = 0; i < s->nparts; i++)
+        total += s->parts[i]->committed ? s->parts[i]->nrows : 0;
+    char **rows = calloc(total + 1, sizeof *rows);
+    for (unsigned i = 0; i < s->nparts; i++) {
+        hpart_t *p = s->parts[i];
+        for (uint64_t r = 0; p->committed && r < p->nrows; r++) {
+            char line[512];
+            size_t o = (size_t)snprintf(line, sizeof line, "%d|", p->day);
+            for (unsigned c = 0; c < s->schema->ncols; c++)
+                o += (size_t)snprintf(line + o, sizeof line - o, "%s%s", c ? "," : "",
+                                      p->cells[c][r]);
+            rows[k++] = strdup(line);
+        }
+    }
+    qsort(rows, k, sizeof *rows, cmp_strp);
+    *n = k;
+    return rows;
+}
+
+static void free_rows(char **rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(rows[i]);
+    free(rows);
+}
+
+static void hsink_free(hsink_t *s)
+{
+    for (unsigned i = 0; i < s->nparts; i++) {
+        hpart_t *p = s->parts[i];
+        for (unsigned c = 0; c < MAXCOLS; c++) {
+            for (uint64_t r = 0; p->cells[c] && r < p->nrows; r++)
+                free(p->cells[c][r]);
+            free(p->cells[c]);
+        }
+        free(p);
+    }
+    free(s->parts);
+    pthread_mutex_destroy(&s->mu);
+}
+
+/* Every reject, in the order reported. */
+typedef struct rejlog {
+    uint64_t *line, *col;
+    char **reason;
+    size_t n, cap;
+} rejlog_t;
+
+static void log_reject(void *ctx, const char *src, uint64_t line, uint64_t col, const char *reason)
+{
+    rejlog_t *rl = ctx;
+    (void)src;
+    if (rl->n == rl->cap) {
+        rl->cap = rl->cap ? 2 * rl->cap : 64;
+        rl->line = realloc(rl->line, rl->cap * sizeof *rl->line);
+        rl->col = realloc(rl->col, rl->cap * sizeof *rl->col);
+        rl->reason = realloc(rl->reason, rl->cap * sizeof *rl->reason);
+    }
+    rl->line[rl->n] = line;
+    rl->col[rl->n] = col;
+    rl->reason[rl->n] = strdup(reason);
+    rl->n++;
+}
+
+static void rejlog_free(rejlog_t *rl)
+{
+    for (size_t i = 0; i < rl->n; i++)
+        free(rl->reason[i]);
+    free(rl->line);
+    free(rl->col);
+    free(rl->reason);
+}
+
+/*
+ * CSV for the flush schema: n data rows over 3 days in random order, with
+ * equal times, absent values, IPv4 and IPv6, and a bad row at every line
+ * L with L % 9 == 4 (port out of range) or L % 13 == 7 (bad ip).
+ */
+static char *pipeline_input(unsigned n)
+{
+    char *s = malloc((size_t)n * 96 + 64), *o = s;
+    o += sprintf(o, "g,ts,ip,s,n\n");
+    for (unsigned i = 0; i < n; i++) {
+        unsigned line = i + 2;
+        int64_t t = T0 / 1000000 - 2 * 86400 + (int64_t)rnd(3 * 86400 / 7) * 7;
+        char ip[48] = "", str[16] = "";
+        unsigned k = rnd(10);
+        if (k < 6)
+            sprintf(ip, "10.%u.%u.%u", rnd(4), rnd(256), rnd(256));
+        else if (k < 8)
+            sprintf(ip, "2001:db8::%x", rnd(5000));
+        if (line % 13 == 7)
+            strcpy(ip, "1.2.3");
+        if (rnd(8))
+            sprintf(str, "u%u", rnd(300));
+        unsigned port = line % 9 == 4 ? 70000 : rnd(65536);
+        o += sprintf(o, "%u,%lld,%s,%s,%u\n", i, (long long)t, ip, str, port);
+    }
+    return s;
+}
+
+typedef struct hrun {
+    hsink_t sink;
+    rejlog_t rj;
+    colog_ingest_stats_t st;
+    char **rows;
+    size_t nrows;
+} hrun_t;
+
+/* Ingest text through the handle sink with the given batch size. */
+static void hrun(hrun_t *r, const colog_schema_t *schema, const char *text, size_t batch_rows)
+{
+    memset(r, 0, sizeof *r);
+    hsink_init(&r->sink, schema);
+    colog_ingest_opts_t o = {.batch_rows = batch_rows,
+                             .now_us = T0 + 3600000000LL,
+                             .reject = log_reject,
+                             .reject_ctx = &r->rj};
+    colog_ingest_t *ing;
+    cr_assert_eq(colog__ingest_new(schema, &o, &handle_sink, &r->sink, &ing), 0);
+    FILE *f = memfile(text, strlen(text));
+    cr_assert_eq(colog_ingest_file(ing, f, "t.csv", COLOG_IN_CSV), 0, "%s", colog_errmsg());
+    fclose(f);
+    cr_assert_eq(colog_ingest_finish(ing, &r->st), 0, "%s", colog_errmsg());
+    r->rows = hsink_rows(&r->sink, &r->nrows);
+}
+
+static void hrun_free(hrun_t *r)
+{
+    free_rows(r->rows, r->nrows);
+    hsink_free(&r->sink);
+    rejlog_free(&r->rj);
+}
+
+Test(pipeline, batch_sizes_give_the_same_rows_and_rejects)
+{
+    colog_schema_t schema;
+    cr_assert_eq(colog_schema_parse(flush_schema, strlen(flush_schema), "x", &schema), 0);
+    const unsigned N = 3000;
+    char *in = pipeline_input(N);
+    unsigned want_rejects = 0;
+    for (unsigned line = 2; line < N + 2; line++)
+        want_rejects += line % 9 == 4 || line % 13 == 7;
+    hrun_t big, r7, r1000;
+    hrun(&big, &schema, in, 0);
+    hrun(&r7, &schema, in, 7);
+    hrun(&r1000, &schema, in, 1000);
+    free(in);
+    hrun_t *runs[] = {&big, &r7, &r1000};
+    for (unsigned k = 0; k < 3; k++) {
+        hrun_t *r = runs[k];
+        cr_assert_eq(r->st.rows_read, N);
+        cr_assert_eq(r->st.rows_rejected, want_rejects);
+        cr_assert_eq(r->st.rows_ok, N - want_rejects);
+        cr_assert_eq(r->nrows, N - want_rejects, "run %u: %zu rows in parts", k, r->nrows);
+        cr_assert_eq(r->st.parts_written, r->sink.commits);
+        cr_assert_eq(r->sink.opens, r->sink.closes);
+        cr_assert_eq(r->sink.col_aborts + r->sink.aborts, 0);
+        /* rejects: from the reader's thread, in input order, whatever the batch */
+        cr_assert_eq(r->rj.n, want_rejects);
+        size_t i = 0;
+        for (unsigned line = 2; line < N + 2; line++) {
+            if (!(line % 9 == 4 || line % 13 == 7))
+                continue;
+            cr_assert_eq(r->rj.line[i], line, "run %u: reject %zu at line %llu, want %u", k, i,
+                         (unsigned long long)r->rj.line[i], line);
+            bool ip_bad = line % 13 == 7; /* ip comes before n in the header */
+            cr_assert_str_eq(r->rj.reason[i], ip_bad ? "ip: '1.2.3' is not a valid ip"
+                                                     : "n: 70000 out of range for u16");
+            i++;
+        }
+        for (size_t j = 0; j < r->nrows; j++)
+            cr_assert_str_eq(r->rows[j], big.rows[j], "run %u row %zu", k, j);
+    }
+    cr_assert_eq(big.st.parts_written, 3);
+    cr_assert_geq(r7.st.parts_written, (N - want_rejects) / 7);
+    for (unsigned k = 0; k < 3; k++)
+        hrun_free(runs[k]);
+}
+
+/* Ingest text into a session that is expected to die with -EIO and msg. */
+static void expect_dead(colog_ingest_t *ing, const char *text, const char *msg)
+{
+    FILE *f = memfile(text, strlen(text));
+    colog_seterr(0, "stale");
+    cr_assert_eq(colog_ingest_file(ing, f, "t.csv", COLOG_IN_CSV), -EIO);
+    fclose(f);
+    cr_assert_str_eq(colog_errmsg(), msg, "the writer's message, on the caller's thread");
+    /* dead: every later call fails the same way */
+    colog_seterr(0, "stale");
+    cr_assert_eq(colog_ingest_flush(ing), -EIO);
+    cr_assert_str_eq(colog_errmsg(), msg);
+    f = memfile(text, strlen(text));
+    colog_seterr(0, "stale");
+    cr_assert_eq(colog_ingest_file(ing, f, "t.csv", COLOG_IN_CSV), -EIO);
+    cr_assert_str_eq(colog_errmsg(), msg);
+    fclose(f);
+}
+
+Test(pipeline, writer_failure_has_its_message_and_kills_the_session)
+{
+    /* The sequential sink: the failure happens on the writer thread. */
+    fixture_t fx;
+    fx_init(&fx, flush_schema, 2);
+    fx.cap.fail_append_at = 13; /* 5 columns a part: the 3rd part's 3rd column */
+    char *in = pipeline_input(200);
+    expect_dead(fx.ing, in, "capture: injected failure");
+    cr_assert_eq(fx.cap.aborts, 1);
+    colog_ingest_stats_t st;
+    colog_seterr(0, "stale");
+    cr_assert_eq(fx_finish(&fx, &st), -EIO);
+    cr_assert_str_eq(colog_errmsg(), "capture: injected failure");
+    cr_assert_eq(st.parts_written, 2);
+    cr_assert_lt(st.rows_read, 200, "the reader stopped at the failure");
+    free(in);
+    fx_free(&fx);
+}
+
+Test(pipeline, column_failure_on_either_thread_kills_the_session)
+{
+    /* The handle sink: the failing column may be written by the writer or by the
+     * reader while it waits; the message comes back either way, every column
+     * begun is closed or aborted, and the part is aborted once. */
+    colog_schema_t schema;
+    cr_assert_eq(colog_schema_parse(flush_schema, strlen(flush_schema), "x", &schema), 0);
+    char *in = pipeline_input(3000);
+    for (int col = 0; col < 5; col++) {
+        hsink_t s;
+        hsink_init(&s, &schema);
+        s.fail_col = col;
+        s.fail_part = 4;
+        rejlog_t rj = {0};
+        colog_ingest_opts_t o = {.batch_rows = 500,
+                                 .now_us = T0 + 3600000000LL,
+                                 .reject = log_reject,
+                                 .reject_ctx = &rj};
+        colog_ingest_t *ing;
+        cr_assert_eq(colog__ingest_new(&schema, &o, &handle_sink, &s, &ing), 0);
+        char msg[64];
+        snprintf(msg, sizeof msg, "hsink: injected failure in column %d", col);
+        expect_dead(ing, in, msg);
+        colog_ingest_stats_t st;
+        cr_assert_eq(colog_ingest_finish(ing, &st), -EIO);
+        cr_assert_str_eq(colog_errmsg(), msg);
+        cr_assert_eq(st.parts_written, 3, "column %d", col);
+        cr_assert_eq(s.commits, 3);
+        cr_assert_eq(s.aborts, 1);
+        cr_assert_eq(s.opens, s.closes + s.col_aborts);
+        cr_assert_geq(s.col_aborts, 1);
+        hsink_free(&s);
+        rejlog_free(&rj);
+    }
+    free(in);
+}
+
+Test(pipeline, flush_is_durable_and_batches_are_reused)
+{
+    /* colog_ingest_flush returns once the sink has committed everything, and a
+     * long run through two batches keeps reusing them. */
+    colog_schema_t schema;
+    cr_assert_eq(colog_schema_parse(flush_schema, strlen(flush_schema), "x", &schema), 0);
+    hsink_t s;
+    hsink_init(&s, &schema);
+    colog_ingest_opts_t o = {.batch_rows = 64, .now_us = T0 + 3600000000LL};
+    colog_ingest_t *ing;
+    cr_assert_eq(colog__ingest_new(&schema, &o, &handle_sink, &s, &ing), 0);
+    uint64_t rows = 0;
+    for (unsigned round = 0; round < 50; round++) {
+        for (unsigned i = 0; i < 100 + round; i++) {
+            cr_assert_eq(colog__row_begin(ing), 0);
+            cr_assert_eq(colog__row_put_int(ing, 0, T0 / 1000000 + i), 0);
+            char str[16];
+            snprintf(str, sizeof str, "r%u", round);
+            cr_assert_eq(colog__row_put_text(ing, 1, str, strlen(str)), 0);
+            cr_assert_eq(colog__row_end(ing), 0);
+            rows++;
+            if (colog__ingest_full(ing))
+                cr_assert_eq(colog__ingest_submit(ing), 0, "%s", colog_errmsg());
+        }
+        cr_assert_eq(colog_ingest_flush(ing), 0, "%s", colog_errmsg());
+        pthread_mutex_lock(&s.mu);
+        uint64_t committed = 0;
+        for (unsigned k = 0; k < s.nparts; k++)
+            committed += s.parts[k]->committed ? s.parts[k]->nrows : 0;
+        pthread_mutex_unlock(&s.mu);
+        cr_assert_eq(committed, rows, "round %u", round);
+        cr_assert_eq(colog__ingest_nrows(ing), 0);
+    }
+    cr_assert_eq(colog_ingest_finish(ing, NULL), 0);
+    hsink_free(&s);
+}
+
+/* ---------------------------------------------------------------- fast paths */
+
+/* A random text near the shapes the fast paths take, for type t. */
+static void near_text(colog_type_t t, char *buf, size_t cap)
+{
+    static const char junk[] = "0123456789-+.:TZz eE:x/";
+    size_t o = 0;
+    if (t == COLOG_T_TIME && rnd(4)) {
+        unsigned y = rnd(5) ? 2026 : rnd(10000), mo = 1 + rnd(13), d = rnd(32), h = rnd(26),
+                 mi = rnd(61), s = rnd(62);
+        if (rnd(2)) { /* mostly valid */
+            mo = 1 + rnd(12), d = 1 + rnd(28), h = rnd(24), mi = rnd(60), s = rnd(60);
+        }
+        o = (size_t)snprintf(buf, cap, "%04u-%02u-%02u%c%02u:%02u:%02u", y, mo, d,
+                             rnd(8) ? 'T' : " tT"[rnd(3)], h, mi, s);
+        if (rnd(2)) {
+            unsigned nf = rnd(11);
+            buf[o++] = '.';
+            for (unsigned i = 0; i < nf; i++)
+                buf[o++] = (char)('0' + rnd(10));
+        }
+        const char *zones[] = {"Z", "Z", "Z", "z", "", "+02:00", "-0130", "Zx", "ZZ"};
+        o += (size_t)snprintf(buf + o, cap - o, "%s", zones[rnd(9)]);
+    } else if (t == COLOG_T_IP && rnd(3)) {
+        o = (size_t)snprintf(buf, cap, "%u.%u.%u.%u", rnd(300), rnd(300), rnd(260), rnd(256));
+        if (rnd(5) == 0)
+            o = (size_t)snprintf(buf, cap, "0%u.1.2.3", rnd(10));
+        if (rnd(5) == 0)
+            o = (size_t)snprintf(buf, cap, "::ffff:%u.%u.%u.%u", rnd(256), rnd(256), rnd(256),
+                                 rnd(256));
+    } else if (rnd(3)) { /* digits, maybe signed, maybe long */
+        if (rnd(6) == 0)
+            buf[o++] = '-';
+        unsigned nd = 1 + rnd(22);
+        for (unsigned i = 0; i < nd; i++)
+            buf[o++] = (char)('0' + (i == 0 && rnd(2) ? 1 + rnd(9) : rnd(10)));
+        if (rnd(8) == 0)
+            buf[o++] = junk[rnd(sizeof junk - 1)];
+    } else {
+        unsigned n = 1 + rnd(24);
+        for (unsigned i = 0; i < n; i++)
+            buf[o++] = junk[rnd(sizeof junk - 1)];
+    }
+    buf[o] = 0;
+}
+
+/* A sink that takes everything and keeps nothing. */
+static int n_open(void *ctx, int32_t day, uint64_t nrows)
+{
+    (void)ctx, (void)day, (void)nrows;
+    return 0;
+}
+static int n_col_open(void *ctx, unsigned col, const colog_dictview_t *d, void **h)
+{
+    (void)col, (void)d;
+    *h = ctx;
+    return 0;
+}
+static int n_col_write(void *h, const void *vals, const uint8_t *valid, uint32_t n)
+{
+    (void)h, (void)vals, (void)valid, (void)n;
+    return 0;
+}
+static int n_col_close(void *h)
+{
+    (void)h;
+    return 0;
+}
+static void n_col_abort(void *h)
+{
+    (void)h;
+}
+static int n_commit(void *ctx, uint64_t *id)
+{
+    (void)ctx;
+    *id = 1;
+    return 0;
+}
+static void n_abort(void *ctx)
+{
+    (void)ctx;
+}
+static const colog_partsink_t null_sink = {.open = n_open,
+                                           .commit = n_commit,
+                                           .abort = n_abort,
+                                           .col_open = n_col_open,
+                                           .col_write = n_col_write,
+                                           .col_close = n_col_close,
+                                           .col_abort = n_col_abort};
+
+Test(convert, put_text_fast_paths_agree_with_value_parse)
+{
+    /* colog__row_put_text takes shortcuts for integers, dotted quads and UTC
+     * times; whatever the text, it must accept the same values and reject with
+     * the same reasons as colog__value_parse. */
+    fixture_t fx;
+    fx_init(&fx, all_types_schema, 0);
+    colog_ingest_t *ing = fx.ing;
+    const colog_schema_t *s = &fx.schema;
+    /* far ahead: no "ahead of the clock" rejects here (tested below) */
+    colog_ingest_t *tmp;
+    colog_ingest_opts_t o = fx.opts;
+    o.now_us = INT64_MAX;
+    cr_assert_eq(colog__ingest_new(&fx.schema, &o, &null_sink, NULL, &tmp), 0);
+    colog_ingest_finish(ing, NULL);
+    ing = fx.ing = tmp;
+    FILE *f = memfile("ts\n", 3); /* sets the clock limit */
+    cr_assert_eq(colog_ingest_file(ing, f, "t.csv", COLOG_IN_CSV), 0);
+    fclose(f);
+    unsigned accepted = 0;
+    for (unsigned iter = 0; iter < 200000; iter++) {
+        unsigned col = rnd(s->ncols);
+        colog_type_t t = s->cols[col].type;
+        if (t == COLOG_T_STRING || t == COLOG_T_F64)
+            continue;
+        char text[96], why[512], want[600];
+        near_text(t, text, sizeof text);
+        size_t len = strlen(text);
+        colog_value_t ref;
+        int rrc = colog__value_parse(t, text, len, &ref, why, sizeof why);
+        cr_assert_eq(colog__row_begin(ing), 0);
+        if (col != 0)
+            cr_assert_eq(colog__row_put_text(ing, 0, "1772323200", 10), 0);
+        int rc = colog__row_put_text(ing, col, text, len);
+        cr_assert_eq(rc, rrc, "%s '%s': %d, value_parse %d", s->cols[col].name, text, rc, rrc);
+        if (rc < 0) {
+            snprintf(want, sizeof want, "%s: %s", s->cols[col].name, why);
+            cr_assert_str_eq(colog__ingest_why(ing), want);
+            continue;
+        }
+        cr_assert_eq(colog__row_end(ing), 0);
+        size_t row = colog__ingest_nrows(ing) - 1;
+        colog_value_t got;
+        cr_assert(colog__ingest_value(ing, row, col, &got));
+        if (t == COLOG_T_IP)
+            cr_assert(memcmp(got.ip.b, ref.ip.b, 16) == 0, "'%s'", text);
+        else if (t == COLOG_T_TIME || t == COLOG_T_I64)
+            cr_assert_eq(got.i, ref.i, "%s '%s': %lld, want %lld", s->cols[col].name, text,
+                         (long long)got.i, (long long)ref.i);
+        else
+            cr_assert_eq(got.u, ref.u, "%s '%s'", s->cols[col].name, text);
+        accepted++;
+        if (colog__ingest_full(ing))
+            cr_assert_eq(colog__ingest_submit(ing), 0);
+    }
+    cr_assert_gt(accepted, 20000);
+    fx_free(&fx);
+}
+
+Test(convert, fast_time_keeps_the_clock_limit)
+{
+    fixture_t fx;
+    fx_init(&fx, all_types_schema, 0); /* now = 2026-03-01T01:00Z: limit 03-02T01:00Z */
+    cr_assert_eq(fx_csv(&fx, "ts\n"
+                             "2026-03-02T01:00:00Z\n"
+                             "2026-03-02T01:00:00.000001Z\n"
+                             "2026-03-01T00:00:00.123456789Z\n"
+                             "2026-03-01T23:59:60Z\n"),
+                 0);
+    cr_assert_eq(colog__ingest_nrows(fx.ing), 3);
+    cr_assert_eq(val(&fx, 0, 0).i, T0 + 86400000000LL + 3600000000LL);
+    cr_assert_eq(val(&fx, 1, 0).i, T0 + 123456);
+    cr_assert_eq(val(&fx, 2, 0).i, T0 + 86400000000LL, "a leap second folds into the next");
+    expect_reject(&fx.rj, 0, 3, 1,
+                  "ts: 2026-03-02T01:00:00.000001Z: time more than 1 day ahead of the clock");
     fx_free(&fx);
 }
