@@ -86,7 +86,7 @@
 #define FOOT_SUM 8
 #define TRAILER_SIZE 24
 #define BLK_HAS_NULLS 0x01u
-#define CODEC_LZ4 0  /* block header byte 14 */
+#define CODEC_LZ4 0 /* block header byte 14 */
 #define CODEC_ZSTD 1
 #define BITSET_MAX (COLOG_BLOCK_ROWS / 8)
 #define RAW_MAX (BITSET_MAX + COLOG_ENC_BOUND(COLOG_BLOCK_ROWS))
@@ -1180,9 +1180,10 @@ static int decode_values(const colog_colr_t *r, uint32_t b, const struct blkent 
         break;
     }
     if (bad < 0)
-        return blk_corrupt(r, b, enc == COLOG_ENC_MFOR     ? "malformed miniblock encoding"
-                                 : enc == COLOG_ENC_VARINT ? "malformed varint encoding"
-                                                           : "malformed frame-of-reference encoding");
+        return blk_corrupt(r, b,
+                           enc == COLOG_ENC_MFOR     ? "malformed miniblock encoding"
+                           : enc == COLOG_ENC_VARINT ? "malformed varint encoding"
+                                                     : "malformed frame-of-reference encoding");
     if (base != e->min || base + maxoff != e->max)
         return blk_corrupt(r, b, "values do not match the zone map");
     if (code && enc != COLOG_ENC_FOR) {

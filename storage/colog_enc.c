@@ -405,11 +405,15 @@ typedef uint64_t (*unpack128_fn)(const uint8_t *, uint64_t, uint64_t *);
 #define F8(a, b, c, d, e, f, g, h)                                                                 \
     unpack128_##a, unpack128_##b, unpack128_##c, unpack128_##d, unpack128_##e, unpack128_##f,      \
         unpack128_##g, unpack128_##h
-static const unpack128_fn unpack128[65] = {
-    unpack128_0,  F8(1, 2, 3, 4, 5, 6, 7, 8),         F8(9, 10, 11, 12, 13, 14, 15, 16),
-    F8(17, 18, 19, 20, 21, 22, 23, 24), F8(25, 26, 27, 28, 29, 30, 31, 32),
-    F8(33, 34, 35, 36, 37, 38, 39, 40), F8(41, 42, 43, 44, 45, 46, 47, 48),
-    F8(49, 50, 51, 52, 53, 54, 55, 56), F8(57, 58, 59, 60, 61, 62, 63, 64)};
+static const unpack128_fn unpack128[65] = {unpack128_0,
+                                           F8(1, 2, 3, 4, 5, 6, 7, 8),
+                                           F8(9, 10, 11, 12, 13, 14, 15, 16),
+                                           F8(17, 18, 19, 20, 21, 22, 23, 24),
+                                           F8(25, 26, 27, 28, 29, 30, 31, 32),
+                                           F8(33, 34, 35, 36, 37, 38, 39, 40),
+                                           F8(41, 42, 43, 44, 45, 46, 47, 48),
+                                           F8(49, 50, 51, 52, 53, 54, 55, 56),
+                                           F8(57, 58, 59, 60, 61, 62, 63, 64)};
 
 /* Whether the unused high bits of the last word of k values packed at w are zero. */
 static bool tail_clean(const uint8_t *packed, uint32_t k, unsigned w)
@@ -535,9 +539,10 @@ static inline void pv_rows(uint32_t n, unsigned s, uint32_t *from, uint32_t *to)
 }
 
 /* Bytes of the prefix varint of a value of bit width b: 1..8 below 2^56, else 9. */
-static const uint8_t pv_len_of_width[65] = {
-    1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5,
-    5, 5, 5, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 8, 8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9};
+static const uint8_t pv_len_of_width[65] = {1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3,
+                                            3, 3, 3, 3, 3, 4, 4, 4, 4, 4, 4, 4, 5, 5, 5, 5, 5,
+                                            5, 5, 6, 6, 6, 6, 6, 6, 6, 7, 7, 7, 7, 7, 7, 7, 8,
+                                            8, 8, 8, 8, 8, 8, 9, 9, 9, 9, 9, 9, 9, 9};
 
 static inline unsigned pv_len(uint64_t x)
 {
@@ -594,7 +599,7 @@ size_t colog__varint_encode(const uint64_t *v, uint32_t n, bool sign, uint8_t *o
 }
 
 /* Smallest offset that takes l bytes (minimal length): 2^(7(l-1)), 0 for l = 1. */
-static const uint64_t pv_floor[10] = {0,         0,         1ull << 7,  1ull << 14, 1ull << 21,
+static const uint64_t pv_floor[10] = {0,          0,          1ull << 7,  1ull << 14, 1ull << 21,
                                       1ull << 28, 1ull << 35, 1ull << 42, 1ull << 49, 1ull << 56};
 
 /* One prefix varint at p with at least 9 readable bytes; *bad is set if it is
@@ -650,8 +655,7 @@ int colog__varint_decode(const uint8_t *in, size_t len, uint32_t n, uint64_t *ou
     *base = ld64(in);
     const uint8_t *data = in + COLOG_ENC_VARINT_HDR;
     size_t dlen = len - COLOG_ENC_VARINT_HDR;
-    size_t ends[4] = {ld32(in + 8), ld32(in + 12), ld32(in + 16),
-                      dlen};
+    size_t ends[4] = {ld32(in + 8), ld32(in + 12), ld32(in + 16), dlen};
     if (ends[0] > ends[1] || ends[1] > ends[2] || ends[2] > dlen)
         return -1;
     const uint8_t *p[4], *end[4];

@@ -25,9 +25,9 @@
 
 /* Encoding ids (block header byte 12). Frozen: never renumber. */
 enum {
-    COLOG_ENC_FOR = 1,   /* frame of reference + bit-packing: integers and codes */
-    COLOG_ENC_DELTA = 2, /* first value, then FOR of the deltas: time */
-    COLOG_ENC_PLAIN = 3, /* little-endian 8-byte words as they are: f64 */
+    COLOG_ENC_FOR = 1,    /* frame of reference + bit-packing: integers and codes */
+    COLOG_ENC_DELTA = 2,  /* first value, then FOR of the deltas: time */
+    COLOG_ENC_PLAIN = 3,  /* little-endian 8-byte words as they are: f64 */
     COLOG_ENC_MFOR = 4,   /* FOR with a base and width per miniblock of 128 values */
     COLOG_ENC_MDELTA = 5, /* first value, then MFOR of the deltas: time */
     COLOG_ENC_VARINT = 6, /* block minimum, then prefix varints of the offsets */

@@ -1179,14 +1179,16 @@ static uint64_t xrng(uint64_t *s)
 /* Values of row i for type t: extremes of the type, runs, outliers, sorted times. */
 static uint64_t tv(colog_type_t t, uint32_t i, uint64_t r)
 {
-    uint64_t umax = t == COLOG_T_U8    ? UINT8_MAX
-                    : t == COLOG_T_U16 ? UINT16_MAX
+    uint64_t umax = t == COLOG_T_U8                                              ? UINT8_MAX
+                    : t == COLOG_T_U16                                           ? UINT16_MAX
                     : t == COLOG_T_U32 || t == COLOG_T_IP || t == COLOG_T_STRING ? UINT32_MAX
                                                                                  : UINT64_MAX;
     if (t == COLOG_T_TIME)
         return 1772366400000000ull + (uint64_t)i * 1000 + r % 997;
     if (t == COLOG_T_I64)
-        return i % 1000 == 3 ? (uint64_t)INT64_MIN : i % 1000 == 7 ? (uint64_t)INT64_MAX : r % 5000 - 2500;
+        return i % 1000 == 3   ? (uint64_t)INT64_MIN
+               : i % 1000 == 7 ? (uint64_t)INT64_MAX
+                               : r % 5000 - 2500;
     if (i % 977 == 0)
         return umax;
     if (i % 1009 == 0)
@@ -1340,7 +1342,8 @@ Test(colfile, spec_new_encodings)
     colog__put_u64(raw, 1);
     raw[16] = 2;
     colog__put_u64(raw + 24, 0x24);
-    struct tblk b = {.enc = 4, .nrows = 3, .nvalid = 3, .min = 1, .max = 3, .raw = raw, .rawlen = 32};
+    struct tblk b = {
+        .enc = 4, .nrows = 3, .nvalid = 3, .min = 1, .max = 3, .raw = raw, .rawlen = 32};
     build_col("m.col", COLOG_T_U16, &b, 1, 3);
     colog_colr_t *r = open_col("m.col", COLOG_T_U16);
     colog_block_t blk;

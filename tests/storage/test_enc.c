@@ -221,15 +221,15 @@ Test(enc, varint_layout)
     /* base 5; rows cut in quarters of ceil(5/4) = 2: streams {0,1} {2,3} {4} {} */
     cr_assert_eq(colog__get_u64(buf), 5);
     const uint8_t want[] = {
-        2,    0,    0,    0, /* end of stream 0: 2 bytes */
-        2 + 2 + 9, 0, 0,  0, /* end of stream 1 */
-        14,   0,    0,    0, /* end of stream 2 */
-        0,    0,    0,    0, /* reserved */
-        0x01,                /* 0: 0 << 1 | 1 */
-        0x03,                /* 1: 1 << 1 | 1 */
-        0x9e, 0x04,          /* 295 = 0x127: 0x127 << 2 | 2 = 0x49e */
-        0x00, 0, 0, 0, 0, 0, 0, 0, 1, /* 2^56: zero byte, then 8 bytes LE */
-        0x05,                /* 2: 2 << 1 | 1 */
+        2,         0,    0, 0,                /* end of stream 0: 2 bytes */
+        2 + 2 + 9, 0,    0, 0,                /* end of stream 1 */
+        14,        0,    0, 0,                /* end of stream 2 */
+        0,         0,    0, 0,                /* reserved */
+        0x01,                                 /* 0: 0 << 1 | 1 */
+        0x03,                                 /* 1: 1 << 1 | 1 */
+        0x9e,      0x04,                      /* 295 = 0x127: 0x127 << 2 | 2 = 0x49e */
+        0x00,      0,    0, 0, 0, 0, 0, 0, 1, /* 2^56: zero byte, then 8 bytes LE */
+        0x05,                                 /* 2: 2 << 1 | 1 */
     };
     cr_assert_eq(len, 8 + sizeof want);
     cr_assert_arr_eq(buf + 8, want, sizeof want);
@@ -276,8 +276,8 @@ Test(enc, damaged_payloads)
                             cr_assert(is_delta(e) ? (out[i] ^ flip) >= (lo ^ flip) &&
                                                         (out[i] ^ flip) <= (hi ^ flip)
                                                   : out[i] - lo <= hi - lo,
-                                      "enc %d n %u byte %zu: value outside the reported range",
-                                      e, n, at);
+                                      "enc %d n %u byte %zu: value outside the reported range", e,
+                                      n, at);
                     }
             }
     free(buf);
@@ -312,8 +312,8 @@ Test(enc, malformed)
     /* a miniblock base + offset past 2^64: bases at width 64 */
     {
         uint8_t h[16 + 8 + 8 + 8 * 2] = {0};
-        h[8] = 64;    /* base width */
-        h[16] = 1;    /* one miniblock of 2 values, width 1 */
+        h[8] = 64;                          /* base width */
+        h[16] = 1;                          /* one miniblock of 2 values, width 1 */
         colog__put_u64(h + 24, UINT64_MAX); /* miniblock base */
         colog__put_u64(h + 32, 2);          /* offsets 0, 1 */
         cr_assert_eq(colog__mfor_decode(h, 40, 2, out, &base, &maxoff), -1, "wraps");
