@@ -384,7 +384,7 @@ static void probe_field(const char *s, size_t len)
                   "value_parse failed without a reason");
             continue;
         }
-#ifndef FUZZ_SKIP_OPEN_FINDINGS /* see README.md, "Open findings" */
+#ifndef FUZZ_SKIP_OPEN_FINDINGS /* checks of fixed findings; define to skip them */
         if (ty != COLOG_T_STRING)
             CHECK(memchr(s, '\0', len) == NULL, "text with a NUL byte converts to a %s",
                   colog_type_name(ty));

@@ -100,7 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     check_schema(&s);
-#ifndef FUZZ_SKIP_OPEN_FINDINGS /* see README.md, "Open findings" */
+#ifndef FUZZ_SKIP_OPEN_FINDINGS /* checks of fixed findings; define to skip them */
     CHECK(!nul_outside_comments(data, size), "a token holding a NUL byte was accepted");
 #endif
 
