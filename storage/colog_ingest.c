@@ -960,8 +960,8 @@ static bool fast_time(colog_ingest_t *ing, const char *s, size_t len, int64_t *o
     }
     unsigned hh, mm, ss;
     if (!two_digits(s + 11, &hh) || s[13] != ':' || !two_digits(s + 14, &mm) || s[16] != ':' ||
-        !two_digits(s + 17, &ss) || hh > 23 || mm > 59 || ss > 60)
-        return false;
+        !two_digits(s + 17, &ss) || hh > 23 || mm > 59 || ss > 59)
+        return false; /* a leap second may leave year 9999: colog_time_parse decides */
     int64_t frac = 0;
     if (len > 20) {
         size_t nf = len - 21; /* digits between '.' and 'Z' */

@@ -2001,14 +2001,45 @@ Test(convert, put_text_fast_paths_agree_with_value_parse)
     FILE *f = memfile("ts\n", 3); /* sets the clock limit */
     cr_assert_eq(colog_ingest_file(ing, f, "t.csv", COLOG_IN_CSV), 0);
     fclose(f);
-    unsigned accepted = 0;
-    for (unsigned iter = 0; iter < 200000; iter++) {
-        unsigned col = rnd(s->ncols);
+    /* the edges first: the range of times, leap seconds, the widest integers */
+    static const struct {
+        unsigned col;
+        const char *text;
+    } edges[] = {
+        {0, "9999-12-31T23:59:59.999999Z"},
+        {0, "9999-12-31T23:59:60Z"},
+        {0, "9999-12-31T23:59:60.5Z"},
+        {0, "0000-01-01T00:00:00Z"},
+        {0, "2026-03-01T23:59:60Z"},
+        {0, "2026-02-29T00:00:00Z"},
+        {0, "2024-02-29T00:00:00.1234567890Z"},
+        {0, "2024-02-29T00:00:00.Z"},
+        {6, "18446744073709551615"},
+        {6, "18446744073709551616"},
+        {6, "9999999999999999999"},
+        {7, "999999999999999999"},
+        {7, "9223372036854775807"},
+        {7, "-9223372036854775808"},
+        {5, "4294967295"},
+        {5, "4294967296"},
+        {4, "65535"},
+        {4, "065535"},
+        {3, "255"},
+        {3, "256"},
+        {2, "255.255.255.255"},
+        {2, "1.2.3.04"},
+    };
+    unsigned accepted = 0, nedges = sizeof edges / sizeof edges[0];
+    for (unsigned iter = 0; iter < 200000 + nedges; iter++) {
+        unsigned col = iter < nedges ? edges[iter].col : rnd(s->ncols);
         colog_type_t t = s->cols[col].type;
         if (t == COLOG_T_STRING || t == COLOG_T_F64)
             continue;
         char text[96], why[512], want[600];
-        near_text(t, text, sizeof text);
+        if (iter < nedges)
+            snprintf(text, sizeof text, "%s", edges[iter].text);
+        else
+            near_text(t, text, sizeof text);
         size_t len = strlen(text);
         colog_value_t ref;
         int rrc = colog__value_parse(t, text, len, &ref, why, sizeof why);
