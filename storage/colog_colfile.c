@@ -289,6 +289,7 @@ struct colog_colw {
     uint8_t *ctry;     /* the same for the candidate being tried */
     size_t ccap;
     int zlevel;     /* 0: LZ4 only */
+    bool zcold;     /* cold tier: zstd the best LZ4 encoding, keep it if smaller */
     ZSTD_CCtx *zc;  /* when zlevel > 0 */
     uint8_t *zbest; /* block header + zstd payload of the best zstd candidate */
 
@@ -300,6 +301,21 @@ struct colog_colw {
     XXH3_state_t *xs;
     crypto_hash_sha256_state sha;
 };
+
+int colog__colw_cold(colog_colw_t *w, int level)
+{
+    if (w == NULL || level < 1 || level > 22)
+        return colog_seterr(COLOG_EINVAL, "column writer: bad zstd level");
+    if (w->type == COLOG_T_F64)
+        return 0; /* doubles stay plain + LZ4 (their bits barely compress) */
+    if (w->zc == NULL && (w->zc = ZSTD_createCCtx()) == NULL)
+        return colog_seterr(COLOG_ENOMEM, "%s: out of memory", w->fname);
+    if (w->zbest == NULL && (w->zbest = malloc(w->ccap)) == NULL)
+        return colog_seterr(COLOG_ENOMEM, "%s: out of memory", w->fname);
+    w->zlevel = level;
+    w->zcold = true;
+    return 0;
+}
 
 static int werr(colog_colw_t *w, int rc, const char *what)
 {
@@ -569,7 +585,7 @@ static int choose(colog_colw_t *w, uint32_t n, size_t vstart, struct choice *out
             best = (struct choice){order[i], CODEC_LZ4, (uint32_t)rlen, (uint32_t)clen};
             have = true;
         }
-        if (w->zlevel > 0) {
+        if (w->zlevel > 0 && !w->zcold) {
             size_t z = ZSTD_compressCCtx(w->zc, w->ctry + BLK_HDR_SIZE, (size_t)cap, w->raw, rlen,
                                          w->zlevel);
             if (!ZSTD_isError(z) && (!zhave || z < zbest.clen)) {
@@ -579,6 +595,20 @@ static int choose(colog_colw_t *w, uint32_t n, size_t vstart, struct choice *out
                 zbest = (struct choice){order[i], CODEC_ZSTD, (uint32_t)rlen, (uint32_t)z};
                 zhave = true;
             }
+        }
+    }
+    if (w->zcold && have) {
+        /* Cold parts are written once and read rarely: one high-level zstd pass
+         * over the encoding LZ4 liked best (trying every encoding at level 19
+         * would multiply the cost for a gain of a few percent). */
+        size_t rlen = vstart + enc_values(w, best.enc, n, w->raw + vstart);
+        size_t z =
+            ZSTD_compressCCtx(w->zc, w->ctry + BLK_HDR_SIZE, (size_t)cap, w->raw, rlen, w->zlevel);
+        if (!ZSTD_isError(z) && z < best.clen) {
+            uint8_t *t = w->cbuf;
+            w->cbuf = w->ctry;
+            w->ctry = t;
+            best = (struct choice){best.enc, CODEC_ZSTD, (uint32_t)rlen, (uint32_t)z};
         }
     }
     if (zhave && (tune_force_zstd || (uint64_t)zbest.clen * 10 <= (uint64_t)best.clen * 9)) {

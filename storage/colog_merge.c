@@ -300,13 +300,28 @@ int colog_store_merge_day(colog_store_t *st, int32_t day, unsigned max_parts, bo
     int rc = colog__day_cleanup(st, day);
     if (rc)
         return rc;
+    /* Merges stay within the hot tier: cold parts are merged when retain moves
+     * a day (colog__merge_snap into the cold tier). */
     colog_snap_t *snap;
-    rc = colog_snap_day(st, day, ~(uint64_t)0, &snap);
+    rc = colog__snap_tier(st, COLOG_TIER_HOT, day, ~(uint64_t)0, &snap);
     if (rc)
         return rc;
     size_t np = colog_snap_nparts(snap);
-    if (np < 2 || (max_parts > 0 && np <= max_parts))
-        goto out_snap;
+    if (np >= 2 && (max_parts == 0 || np > max_parts))
+        rc = colog__merge_snap(st, snap, day, COLOG_TIER_HOT, 0, "merge", merged);
+    colog_snap_free(snap);
+    return rc;
+}
+
+int colog__merge_snap(colog_store_t *st, colog_snap_t *snap, int32_t day, colog_tier_t tier,
+                      int zlevel, const char *op, bool *merged)
+{
+    int rc = 0;
+    size_t np = colog_snap_nparts(snap);
+    if (merged)
+        *merged = false;
+    if (np == 0)
+        return 0;
     if (np > MERGE_MAX_PARTS)
         np = MERGE_MAX_PARTS; /* the rest wait for the next merge */
     colog_part_t **parts = malloc(np * sizeof *parts);
@@ -316,10 +331,8 @@ int colog_store_merge_day(colog_store_t *st, int32_t day, unsigned max_parts, bo
     int64_t *ts = NULL;
     uint16_t *src = NULL;
     colog_pw_t *pw = NULL;
-    if (parts == NULL) {
-        rc = colog_seterr(COLOG_ENOMEM, "out of memory");
-        goto out_snap;
-    }
+    if (parts == NULL)
+        return colog_seterr(COLOG_ENOMEM, "out of memory");
     size_t supcap = np;
     for (size_t i = 0; i < np; i++) {
         parts[i] = colog_snap_part(snap, i);
@@ -346,7 +359,9 @@ int colog_store_merge_day(colog_store_t *st, int32_t day, unsigned max_parts, bo
     rc = merge_times(parts, np, total, ts, src);
     if (rc)
         goto out_free;
-    rc = colog__pw_open(st, day, total, &pw);
+    if (total == 0)
+        goto out_free; /* cannot happen: parts have rows */
+    rc = colog__pw_open_ex(st, tier, day, total, zlevel, op, &pw);
     if (rc)
         goto out_free;
     rc = colog__pw_col_begin(pw, 0, NULL);
@@ -370,7 +385,5 @@ out_free:
     free(sup);
     free(ts);
     free(src);
-out_snap:
-    colog_snap_free(snap);
     return rc;
 }

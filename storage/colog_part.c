@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "colog_store_int.h"
@@ -42,9 +43,11 @@
 struct colog_part {
     colog_store_t *st;
     int32_t day;
+    colog_tier_t tier;
+    uint8_t man_sha[32]; /* SHA-256 of the manifest file as read */
     colog_manifest_t man;
     uint64_t bytes;
-    char display[PATH_MAX]; /* "hot/YYYY-MM-DD/pID" */
+    char display[PATH_MAX]; /* "hot/YYYY-MM-DD/pID" or "COLD/YYYY-MM-DD/pID" */
     colog_colr_t *cols[COLOG_MAX_COLS];
     colog_dictbuf_t *dicts[COLOG_MAX_COLS];
     colog_idxr_t *idx[COLOG_MAX_COLS];
@@ -53,6 +56,33 @@ struct colog_part {
 uint64_t colog_part_id(const colog_part_t *p)
 {
     return p->man.part_id;
+}
+colog_tier_t colog_part_tier(const colog_part_t *p)
+{
+    return p->tier;
+}
+const colog_manifest_t *colog__part_manifest(const colog_part_t *p)
+{
+    return &p->man;
+}
+const char *colog__part_display(const colog_part_t *p)
+{
+    return p->display;
+}
+const uint8_t *colog__part_manifest_sha(const colog_part_t *p)
+{
+    return p->man_sha;
+}
+void colog__part_path(const colog_part_t *p, char *buf, size_t cap)
+{
+    char dname[16];
+    colog_day_format(p->day, dname, sizeof dname);
+    if (p->tier == COLOG_TIER_COLD)
+        snprintf(buf, cap, "%s/%s/p%016llx", p->st->cold_path, dname,
+                 (unsigned long long)p->man.part_id);
+    else
+        snprintf(buf, cap, "%s/hot/%s/p%016llx", p->st->path, dname,
+                 (unsigned long long)p->man.part_id);
 }
 uint64_t colog_part_rows(const colog_part_t *p)
 {
@@ -146,20 +176,20 @@ static int open_column(colog_part_t *p, int pfd, unsigned c)
     return 0;
 }
 
-int colog__part_open(colog_store_t *st, int dayfd, int32_t day, uint64_t id, uint64_t colmask,
-                     colog_part_t **out)
+int colog__part_open(colog_store_t *st, colog_tier_t tier, int dayfd, int32_t day, uint64_t id,
+                     uint64_t colmask, colog_part_t **out)
 {
-    char name[32], dname[16];
+    char name[32], dname[PATH_MAX - 32];
     uint8_t *buf = NULL;
     size_t len;
     int rc, pfd;
     snprintf(name, sizeof name, "p%016llx", (unsigned long long)id);
-    colog_day_format(day, dname, sizeof dname);
+    colog__day_display(st, tier, day, dname, sizeof dname);
     pfd = openat(dayfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (pfd < 0) {
         if (errno == ENOENT)
             return -ENOENT;
-        return colog_seterr(-errno, "hot/%s/%s: %s", dname, name, strerror(errno));
+        return colog_seterr(-errno, "%s/%s: %s", dname, name, strerror(errno));
     }
     colog_part_t *p = calloc(1, sizeof *p);
     if (p == NULL) {
@@ -168,7 +198,8 @@ int colog__part_open(colog_store_t *st, int dayfd, int32_t day, uint64_t id, uin
     }
     p->st = st;
     p->day = day;
-    snprintf(p->display, sizeof p->display, "hot/%s/%s", dname, name);
+    p->tier = tier;
+    snprintf(p->display, sizeof p->display, "%s/%s", dname, name);
     rc = colog__read_file(pfd, "manifest", &buf, &len);
     if (rc == -ENOENT)
         goto out_part; /* vanished between openat and here: caller retries */
@@ -178,6 +209,7 @@ int colog__part_open(colog_store_t *st, int dayfd, int32_t day, uint64_t id, uin
     }
     char disp[PATH_MAX + 16];
     snprintf(disp, sizeof disp, "%s/manifest", p->display);
+    crypto_hash_sha256(p->man_sha, buf, len);
     rc = colog__manifest_decode(buf, len, disp, &p->man);
     if (rc)
         goto out_part;
@@ -336,6 +368,9 @@ struct colog_pwcol {
 struct colog_pw {
     colog_store_t *st;
     int32_t day;
+    colog_tier_t tier;
+    int zlevel;     /* cold tier: zstd level of the column files */
+    const char *op; /* ledger: "ingest", "merge", "move" */
     int dayfd, pfd;
     uint64_t id, nrows;
     char tmpname[40];
@@ -349,7 +384,14 @@ struct colog_pw {
 
 int colog__pw_open(colog_store_t *st, int32_t day, uint64_t nrows, colog_pw_t **out)
 {
-    if (st == NULL || out == NULL || nrows == 0)
+    return colog__pw_open_ex(st, COLOG_TIER_HOT, day, nrows, 0, "ingest", out);
+}
+
+int colog__pw_open_ex(colog_store_t *st, colog_tier_t tier, int32_t day, uint64_t nrows, int zlevel,
+                      const char *op, colog_pw_t **out)
+{
+    if (st == NULL || out == NULL || nrows == 0 || op == NULL || zlevel < 0 || zlevel > 22 ||
+        (tier != COLOG_TIER_HOT && tier != COLOG_TIER_COLD))
         return colog_seterr(COLOG_EINVAL, "part writer: invalid arguments");
     if (!st->writable)
         return colog_seterr(COLOG_EINVAL, "part writer: store not open for writing");
@@ -358,40 +400,28 @@ int colog__pw_open(colog_store_t *st, int32_t day, uint64_t nrows, colog_pw_t **
         return colog_seterr(COLOG_ENOMEM, "out of memory");
     pw->st = st;
     pw->day = day;
+    pw->tier = tier;
+    pw->zlevel = zlevel;
+    pw->op = op;
     pw->nrows = nrows;
     pw->pfd = -1;
-    int rc = colog__day_open(st, day, true, &pw->dayfd);
+    char tmp[32];
+    int rc = colog__part_reserve(st, tier, day, &pw->dayfd, &pw->id, tmp);
     if (rc) {
         free(pw);
-        return rc == -ENOENT ? colog_seterr(rc, "day directory vanished") : rc;
+        return rc;
     }
-    uint64_t *ids = NULL, mx = 0;
-    size_t n;
-    rc = colog__day_list(pw->dayfd, &ids, &n, &mx, NULL);
-    free(ids);
-    if (rc) {
-        colog_seterr(rc, "%s/hot: cannot list day: %s", st->path, colog_strerror(rc));
-        goto out_day;
-    }
-    pw->id = mx + 1;
-    snprintf(pw->tmpname, sizeof pw->tmpname, ".tmp-p%016llx", (unsigned long long)pw->id);
-    if (mkdirat(pw->dayfd, pw->tmpname, 0755) != 0) {
-        rc = colog_seterr(-errno, "%s: mkdir %s: %s", st->path, pw->tmpname, strerror(errno));
-        goto out_day;
-    }
+    snprintf(pw->tmpname, sizeof pw->tmpname, "%s", tmp);
     pw->pfd = openat(pw->dayfd, pw->tmpname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (pw->pfd < 0) {
         rc = colog_seterr(-errno, "%s: open %s: %s", st->path, pw->tmpname, strerror(errno));
-        goto out_rm;
+        colog__rm_rf(pw->dayfd, pw->tmpname);
+        close(pw->dayfd);
+        free(pw);
+        return rc;
     }
     *out = pw;
     return 0;
-out_rm:
-    colog__rm_rf(pw->dayfd, pw->tmpname);
-out_day:
-    close(pw->dayfd);
-    free(pw);
-    return rc;
 }
 
 int colog__pwcol_begin(colog_pw_t *pw, unsigned col, const colog_dictview_t *dict,
@@ -428,6 +458,8 @@ int colog__pwcol_begin(colog_pw_t *pw, unsigned col, const colog_dictview_t *dic
     char fname[COLOG_FILE_NAME_MAX];
     snprintf(fname, sizeof fname, "%s.col", c->name);
     rc = colog__colw_open(&h->w, pw->pfd, fname, c->type);
+    if (rc == 0 && pw->zlevel > 0)
+        rc = colog__colw_cold(h->w, pw->zlevel);
     if (rc)
         goto out_free;
     *out = h;
@@ -564,7 +596,6 @@ int colog__pw_commit(colog_pw_t *pw, const uint64_t *sup, uint32_t nsup, uint64_
     int rc;
     uint8_t *buf = NULL;
     size_t len;
-    char name[32];
     colog_mfile_t files[3 * COLOG_MAX_COLS];
     uint32_t nfiles = 0;
     for (unsigned c = 0; c < pw->st->schema.ncols; c++) {
@@ -611,26 +642,15 @@ int colog__pw_commit(colog_pw_t *pw, const uint64_t *sup, uint32_t nsup, uint64_
         colog_seterr(rc, "%s: fsync: %s", pw->tmpname, colog_strerror(rc));
         goto out_abort;
     }
-    snprintf(name, sizeof name, "p%016llx", (unsigned long long)pw->id);
-    if (renameat(pw->dayfd, pw->tmpname, pw->dayfd, name) != 0) {
-        rc = colog_seterr(-errno, "%s: rename to %s: %s", pw->tmpname, name, strerror(errno));
-        goto out_abort;
+    {
+        uint8_t msha[32];
+        crypto_hash_sha256(msha, buf, len);
+        rc = colog__part_publish(pw->st, pw->tier, pw->day, pw->dayfd, pw->id, pw->tmpname, msha,
+                                 pw->nrows, sup, nsup, pw->op, NULL);
     }
-    rc = colog__fsync_fd(pw->dayfd);
-    if (rc) {
-        colog_seterr(rc, "day directory: fsync: %s", colog_strerror(rc));
-        goto out_free; /* renamed: the part exists; report the failure */
-    }
-    if (id_out)
+    /* publish removed the temp directory itself if it failed before the rename */
+    if (rc == 0 && id_out)
         *id_out = pw->id;
-    /* Superseded parts go only after this part is durable (store invariant 2). */
-    for (uint32_t i = 0; i < nsup && rc == 0; i++) {
-        rc = colog__part_remove(pw->dayfd, sup[i]);
-        if (rc)
-            colog_seterr(rc, "removing superseded part %016llx: %s", (unsigned long long)sup[i],
-                         colog_strerror(rc));
-    }
-out_free:
     free(buf);
     close(pw->pfd);
     close(pw->dayfd);

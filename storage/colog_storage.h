@@ -225,11 +225,18 @@ static inline bool colog_valid(const uint8_t *valid, uint32_t i)
 
 typedef struct colog_store colog_store_t;
 
+/* What happens to a day once every event in it is older than cold_days. */
+enum { COLOG_AFTER_DELETE = 0, COLOG_AFTER_ARCHIVE = 1 };
+
 typedef struct colog_config {
-    uint32_t hot_days;  /* default 90 */
-    uint32_t cold_days; /* default 400 */
-    char cold_dir[512]; /* "" = STORE/cold */
-    char tz[64];        /* default time zone of queries ("" = UTC) */
+    uint32_t hot_days;        /* default 90: days kept in the hot tier (LZ4) */
+    uint32_t cold_days;       /* default 400: total age at which a day leaves the store */
+    char cold_dir[512];       /* "" = STORE/cold; may be another filesystem */
+    uint32_t after_cold;      /* COLOG_AFTER_DELETE (default) or COLOG_AFTER_ARCHIVE */
+    char archive_dir[512];    /* where retain writes day archives ("" = STORE/archive) */
+    uint32_t cold_zstd_level; /* zstd level of cold parts (default 19) */
+    char ledger_key[512];     /* "" = plain SHA-256 chain; else a key file: HMAC chain */
+    char tz[64];              /* default time zone of queries ("" = UTC) */
 } colog_config_t;
 
 void colog_config_default(colog_config_t *c);
@@ -247,15 +254,33 @@ const colog_schema_t *colog_store_schema(const colog_store_t *st);
 const colog_config_t *colog_store_config(const colog_store_t *st);
 const char *colog_store_path(const colog_store_t *st);
 
-/* The days that hold data, ascending (day numbers since the epoch). *days is
- * malloc'ed; the caller frees it. */
+/* Change the tier policy of a store opened with COLOG_OPEN_WRITE (hot_days,
+ * cold_days, after_cold, archive_dir, cold_zstd_level; cold_dir only while the
+ * cold tier holds no day; the schema, tz and ledger key never change here).
+ * Validates (cold_days >= hot_days >= 1) and rewrites colog.conf durably. */
+int colog_store_set_config(colog_store_t *st, const colog_config_t *cfg);
+
+/* The days that hold data in any tier, ascending (day numbers since the epoch).
+ * *days is malloc'ed; the caller frees it. */
 int colog_store_days(colog_store_t *st, int32_t **days, size_t *n);
+
+/* Storage tiers. A day's parts may sit in both at once (late events for a cold
+ * day land in hot until the next retain). */
+typedef enum colog_tier { COLOG_TIER_HOT = 0, COLOG_TIER_COLD = 1 } colog_tier_t;
+const char *colog_tier_name(colog_tier_t t); /* "hot", "cold" */
+
+/* Called for each problem found by verify / archive checks: one line naming the
+ * file (and block) and what is wrong. */
+typedef void (*colog_problem_fn)(void *ctx, const char *msg);
+/* Called while long work runs (what, done, total) when the caller asked. */
+typedef void (*colog_progress_fn)(void *ctx, const char *what, uint64_t done, uint64_t total);
 
 /* ---------------------------------------------------------------- parts (read) */
 
 typedef struct colog_part colog_part_t;
 
 uint64_t colog_part_id(const colog_part_t *p);
+colog_tier_t colog_part_tier(const colog_part_t *p);
 uint64_t colog_part_rows(const colog_part_t *p);
 uint32_t colog_part_nblocks(const colog_part_t *p);
 int64_t colog_part_ts_min(const colog_part_t *p);
@@ -387,6 +412,122 @@ int colog_ingest_finish(colog_ingest_t *ing, colog_ingest_stats_t *stats);
 int colog_store_merge_day(colog_store_t *st, int32_t day, unsigned max_parts, bool *merged);
 
 #define COLOG_AUTO_MERGE_PARTS 4
+
+/* ---------------------------------------------------------------- retention (colog_retain.c) */
+
+/*
+ * Age is counted from the wall clock (or opts.now_us), in whole UTC days: a day
+ * D is "older than N days" when every event of it is, i.e. D + 1 + N <= now in
+ * days. Such a day leaves hot when older than hot_days (its parts are merged
+ * into one cold part, re-encoded with zstd), and leaves the store when older
+ * than cold_days (archived to archive_dir first when after_cold is ARCHIVE),
+ * unless a legal hold covers it. Each step is crash-safe and idempotent.
+ */
+enum {
+    COLOG_RETAIN_MOVE = 1,    /* hot -> cold */
+    COLOG_RETAIN_ARCHIVE = 2, /* archived, then removed */
+    COLOG_RETAIN_DELETE = 3,  /* removed */
+    COLOG_RETAIN_HELD = 4,    /* would have left the store; held */
+};
+
+typedef struct colog_retain_action {
+    int kind; /* COLOG_RETAIN_* */
+    int32_t day;
+    uint64_t parts, rows;
+    uint64_t bytes_before; /* on disk before (all tiers) */
+    uint64_t bytes_after;  /* on disk after (cold part written; 0 when removed) */
+    char archive[1024];    /* the archive file written (ARCHIVE) */
+} colog_retain_action_t;
+
+typedef struct colog_retain_opts {
+    int64_t now_us;                                            /* 0 = wall clock */
+    bool dry_run;                                              /* plan and report, change nothing */
+    void (*action)(void *ctx, const colog_retain_action_t *a); /* after each (may be NULL) */
+    colog_progress_fn progress;                                /* may be NULL */
+    void *ctx;
+} colog_retain_opts_t;
+
+typedef struct colog_retain_stats {
+    unsigned moved, archived, deleted, held;
+    uint64_t rows_moved, rows_removed;
+    uint64_t bytes_freed; /* hot + removed bytes minus cold bytes written */
+} colog_retain_stats_t;
+
+/* Apply the tier policy (store open with COLOG_OPEN_WRITE). */
+int colog_retain(colog_store_t *st, const colog_retain_opts_t *opts, colog_retain_stats_t *stats);
+
+/* ---------------------------------------------------------------- legal holds (colog_hold.c) */
+
+typedef struct colog_hold {
+    uint64_t id;     /* 1, 2, ... never reused */
+    int32_t from;    /* first held day */
+    int32_t to;      /* last held day (inclusive) */
+    int64_t created; /* µs */
+    char reason[512];
+} colog_hold_t;
+
+/* Holds are entries of the ledger (hold-add / hold-remove); STORE/holds is a
+ * readable copy rewritten after each change. add/remove need the writer lock. */
+int colog_hold_add(colog_store_t *st, int32_t from, int32_t to, const char *reason,
+                   uint64_t *id_out);
+int colog_hold_remove(colog_store_t *st, uint64_t id, const char *reason);
+/* The active holds (from the ledger), by id. *holds is malloc'ed. */
+int colog_hold_list(colog_store_t *st, colog_hold_t **holds, size_t *n);
+/* Whether an active hold covers day. */
+int colog_hold_covers(colog_store_t *st, int32_t day, bool *held);
+
+/* ---------------------------------------------------------------- archives (colog_archive.c) */
+
+typedef struct colog_archive_info {
+    int32_t day;
+    uint64_t parts, rows, files;
+    uint64_t bytes;       /* of the archive file */
+    uint8_t sha256[32];   /* of the whole archive file */
+    uint8_t index256[32]; /* of its index member */
+} colog_archive_info_t;
+
+/* Write day's live parts (all tiers), their manifests and the day's ledger
+ * entries into one tar file at out_path (written to a temp name, fsynced,
+ * renamed). With remove, the day then leaves the store. Ledger: "archive". */
+int colog_archive_day(colog_store_t *st, int32_t day, const char *out_path, bool remove,
+                      colog_archive_info_t *info);
+/* Check an archive on its own: every member's SHA-256 against the index, every
+ * part's files against its manifest, every ledger line's hash. Each problem goes
+ * to problem(); returns COLOG_ECORRUPT if there was any. */
+int colog_archive_verify(const char *path, colog_problem_fn problem, void *ctx,
+                         colog_archive_info_t *info);
+/* Bring an archived day back (refusing a damaged archive or another schema).
+ * Parts get new ids; restoring twice adds nothing. Ledger: "commit op=restore". */
+int colog_restore(colog_store_t *st, const char *path, colog_archive_info_t *info);
+
+/* ---------------------------------------------------------------- ledger and verify */
+
+/* The chain head: the last entry's sequence number and hash (64 hex + NUL). */
+int colog_ledger_head(const char *store_path, uint64_t *seq, char hex[65]);
+/* Create a random HMAC key file (mode 0600, 64 hex digits). */
+int colog_ledger_keygen(const char *path);
+
+typedef struct colog_verify_opts {
+    bool one_day; /* only the parts of `day` (the chain is always checked) */
+    int32_t day;
+    const char *head;     /* NULL, or a head (64 hex) the chain must contain */
+    const char *key_path; /* NULL: the store's configured key file, if any */
+    colog_problem_fn problem;
+    colog_progress_fn progress;
+    void *ctx;
+} colog_verify_opts_t;
+
+typedef struct colog_verify_stats {
+    uint64_t entries, parts, files, blocks, bytes, problems;
+    bool head_found;
+} colog_verify_stats_t;
+
+/* Check every block checksum, every file against its manifest, the manifests
+ * against the ledger (parts missing, unknown, swapped or altered), and the chain.
+ * Takes no lock. 0 if everything is right; COLOG_ECORRUPT if problems were
+ * reported; another code if the check itself could not run. */
+int colog_verify_store(const char *store_path, const colog_verify_opts_t *opts,
+                       colog_verify_stats_t *stats);
 
 #ifdef __cplusplus
 }

@@ -88,6 +88,9 @@ typedef struct colog_colw colog_colw_t;
  * every checksum (colog__file_seed of the file name), so a block copied into
  * another file or position fails its check. */
 int colog__colw_open(colog_colw_t **out, int dirfd, const char *fname, colog_type_t type);
+/* Cold tier: after the usual choice of encoding, compress the block with zstd
+ * at `level` (1..22) and keep that when it is smaller. Call before appending. */
+int colog__colw_cold(colog_colw_t *w, int level);
 /* Append n values. vals points to int64_t (time, i64), uint64_t (u8..u64; each
  * must fit the type), double (f64) or uint32_t dictionary codes (ip, string).
  * valid is a bitset over the n values (bit i of valid[i>>3]), NULL = all present.

@@ -5,7 +5,7 @@
 #   tests/fuzz/run.sh [--ci] [--keep] [SECONDS_PER_TARGET] [TARGET...]
 #
 #   SECONDS_PER_TARGET  default 10; targets run one after another
-#   TARGET              query csv ndjson schema colfile dict index manifest
+#   TARGET              query csv ndjson schema colfile dict index manifest archive
 #                       (with or without the fuzz_ prefix); default all
 #   --ci                10 s a target, at most 200000 runs, fixed seed: for tools/test.sh
 #   --keep              keep the work directories (grown corpora, logs)
@@ -27,7 +27,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ALL_TARGETS=(query csv ndjson schema colfile dict index manifest)
+ALL_TARGETS=(query csv ndjson schema colfile dict index manifest archive ledger)
 secs=10
 ci=0
 keep=0
@@ -62,7 +62,7 @@ if ! command -v "$CC" >/dev/null; then
     exit 2
 fi
 
-PKGS=(liblz4 libxxhash libsodium liburing libzstd jansson)
+PKGS=(liblz4 libxxhash libsodium liburing libzstd jansson libarchive)
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer ${FUZZ_CFLAGS:-}"
 CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 $SAN -Istorage -Iquery $(pkg-config --cflags "${PKGS[@]}")"
 WARN="-Wall -Wextra -Wshadow -Wcast-align -Wstrict-prototypes -Wswitch-enum -Wundef -Wpointer-arith -Wno-switch-default"
