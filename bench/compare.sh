@@ -133,7 +133,7 @@ avail=$(( $(df -Pk "$tmp" | awk 'NR==2 {print $4}') * 1024 ))
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 human() { numfmt --to=iec --suffix=B "$1" 2>/dev/null || echo "$1 B"; }
-step() { echo "[$(date -u +%H:%M:%S)] $*" >&2; }
+step() { echo "[$(date -u +%H:%M:%S), load $(cut -d" " -f1 /proc/loadavg)] $*" >&2; }
 
 # ---------------------------------------------------------------- machine
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -1)

@@ -1738,10 +1738,41 @@ static int restore_plan(colog_store_t *st, arch_t *A, rpart_t *rp, size_t *todo)
     rc = colog__ledger_replay(v, noop_problem, NULL, &s, &nprob);
     if (rc < 0)
         goto out;
+    /* Parts of this archive restored into the day since the day was last
+     * removed: their restored copies may have been merged or moved since (new
+     * ids, no archive= field), so the live state alone cannot tell. */
+    char dname[16], ahex[65];
+    colog_day_format(A->day, dname, sizeof dname);
+    colog__hex(A->file_sha, 32, ahex);
+    bool *done = calloc(A->np ? A->np : 1, sizeof *done);
+    if (done == NULL) {
+        rc = colog_seterr(COLOG_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (size_t k = 0; k < v->n; k++) {
+        const colog_lentry_t *e = &v->e[k];
+        char f[72];
+        bool del = strcmp(e->kind, "delete") == 0, com = strcmp(e->kind, "commit") == 0;
+        if ((!del && !com) || colog__lfield(e->line, e->len, "day", f, sizeof f) <= 0 ||
+            strcmp(f, dname) != 0)
+            continue;
+        if (del) {
+            memset(done, 0, A->np * sizeof *done);
+            continue;
+        }
+        if (colog__lfield(e->line, e->len, "op", f, sizeof f) <= 0 || strcmp(f, "restore") != 0 ||
+            colog__lfield(e->line, e->len, "archive", f, sizeof f) != 64 || strcmp(f, ahex) != 0 ||
+            colog__lfield(e->line, e->len, "orig", f, sizeof f) != 16)
+            continue;
+        uint64_t orig = strtoull(f, NULL, 16);
+        for (size_t i = 0; i < A->np; i++)
+            if (A->parts[i].id == orig)
+                done[i] = true;
+    }
     *todo = 0;
     for (size_t i = 0; i < A->np; i++) {
         const apart_t *ap = &A->parts[i];
-        bool live = false;
+        bool live = done[i];
         for (size_t k = 0; k < s.nparts && !live; k++) {
             const colog_lpart_t *lp = &s.parts[k];
             if (lp->day != A->day)
@@ -1752,6 +1783,7 @@ static int restore_plan(colog_store_t *st, arch_t *A, rpart_t *rp, size_t *todo)
         rp[i].restore = !live;
         *todo += !live;
     }
+    free(done);
 out:
     colog__lstate_clear(&s);
     colog__lview_free(v);

@@ -127,9 +127,20 @@ static int archive_path(colog_store_t *st, int32_t day, char *buf, size_t cap)
     if (mkdir(dir, 0755) != 0 && errno != EEXIST)
         return colog_seterr(-errno, "%s: %s", dir, strerror(errno));
     colog_day_format(day, name, sizeof name);
-    if (snprintf(buf, cap, "%s/colog-%s.tar", dir, name) >= (int)cap)
-        return colog_seterr(COLOG_ELIMIT, "%s: path too long", dir);
-    return 0;
+    /* Archives are never overwritten (colog_archive_day refuses): a day that
+     * comes back (late events, a restore) and leaves again gets the next free
+     * name, as does a day whose removal was interrupted after its archive was
+     * written (that first file is complete and verifiable). */
+    for (unsigned k = 0; k < 10000; k++) {
+        int n = k == 0 ? snprintf(buf, cap, "%s/colog-%s.tar", dir, name)
+                       : snprintf(buf, cap, "%s/colog-%s.%u.tar", dir, name, k);
+        if (n < 0 || (size_t)n >= cap)
+            return colog_seterr(COLOG_ELIMIT, "%s: path too long", dir);
+        struct stat sb;
+        if (stat(buf, &sb) != 0 && errno == ENOENT)
+            return 0;
+    }
+    return colog_seterr(COLOG_ELIMIT, "%s: too many archives of %s", dir, name);
 }
 
 int colog_retain(colog_store_t *st, const colog_retain_opts_t *opts, colog_retain_stats_t *stats)

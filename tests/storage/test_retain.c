@@ -299,3 +299,53 @@ Test(retain, set_config_checks)
     cr_assert_not_null(strstr(colog_errmsg(), "holds 1 days"), "%s", colog_errmsg());
     colog_store_close(st);
 }
+
+Test(retain, archive_policy_and_restore_after_a_move)
+{
+    ingest_days(0, 2, 60);
+    colog_store_t *st;
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0, "%s", colog_errmsg());
+    colog_config_t c = *colog_store_config(st);
+    c.after_cold = COLOG_AFTER_ARCHIVE;
+    cr_assert_eq(colog_store_set_config(st, &c), 0, "%s", colog_errmsg());
+    colog_store_close(st);
+    /* now = day 31 01:00: day 0 (0 + 1 + 30 <= 31) is archived. */
+    colog_retain_stats_t s = retain(at_day(31), false);
+    cr_assert_eq(s.archived, 1);
+    char arch[400], arch2[400];
+    snprintf(arch, sizeof arch, "%s/archive/colog-2026-01-01.tar", dir);
+    snprintf(arch2, sizeof arch2, "%s/archive/colog-2026-01-01.1.tar", dir);
+    colog_archive_info_t info;
+    cr_assert_eq(colog_archive_verify(arch, NULL, NULL, &info), 0, "%s", colog_errmsg());
+    cr_assert_eq(info.rows, cnt[0]);
+    /* Restore: back with every row; restoring again adds nothing, even after
+     * the restored part was moved (merged into a new cold part). */
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0, "%s", colog_errmsg());
+    cr_assert_eq(colog_restore(st, arch, &info), 0, "%s", colog_errmsg());
+    cr_assert_eq(day_info(st, 0).sum, sum[0]);
+    colog_store_close(st);
+    ingest_days(0, 1, 5); /* late events: the next retain run merges day 0 */
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0, "%s", colog_errmsg());
+    colog_hold_t *h;
+    size_t nh;
+    cr_assert_eq(colog_hold_list(st, &h, &nh), 0);
+    free(h);
+    uint64_t hid;
+    cr_assert_eq(colog_hold_add(st, DAY0, DAY0, "keep while we look", &hid), 0);
+    colog_store_close(st);
+    s = retain(at_day(31), false);
+    cr_assert_eq(s.moved, 1, "held, but moved to cold (merging the restored part)");
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0, "%s", colog_errmsg());
+    cr_assert_eq(day_info(st, 0).cold, 1);
+    cr_assert_eq(colog_restore(st, arch, &info), 0, "%s", colog_errmsg());
+    dayinfo_t i = day_info(st, 0);
+    cr_assert_eq(i.rows, cnt[0], "no row doubled: %llu vs %llu", (unsigned long long)i.rows,
+                 (unsigned long long)cnt[0]);
+    cr_assert_eq(i.sum, sum[0]);
+    cr_assert_eq(colog_hold_remove(st, hid, "done"), 0);
+    colog_store_close(st);
+    /* Leaving again writes a second archive, never over the first. */
+    cr_assert_eq(retain(at_day(31), false).archived, 1);
+    cr_assert_eq(colog_archive_verify(arch2, NULL, NULL, &info), 0, "%s", colog_errmsg());
+    cr_assert_eq(info.rows, cnt[0]);
+}
