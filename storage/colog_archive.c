@@ -1840,8 +1840,14 @@ int colog_restore(colog_store_t *st, const char *path, colog_archive_info_t *inf
         if (rp[i].restore && (rc = restore_publish(st, &A, i, &rp[i], tier)) < 0)
             goto out;
 out:
-    if (rc == 0)
+    if (rc == 0) {
         fill_info(&A, info);
+        if (info) {
+            info->added = 0;
+            for (size_t i = 0; rp && i < A.np; i++)
+                info->added += rp[i].published;
+        }
+    }
     {
         char msg[PROBLEM_MAX + PATH_MAX];
         snprintf(msg, sizeof msg, "%s", colog_errmsg());

@@ -117,14 +117,14 @@ static int move_day(colog_store_t *st, int32_t day, colog_retain_action_t *a)
     return 0;
 }
 
-static int archive_path(colog_store_t *st, int32_t day, char *buf, size_t cap)
+static int archive_path(colog_store_t *st, int32_t day, bool dry, char *buf, size_t cap)
 {
     char dir[PATH_MAX + 16], name[16];
     if (st->cfg.archive_dir[0])
         snprintf(dir, sizeof dir, "%s", st->cfg.archive_dir);
     else
         snprintf(dir, sizeof dir, "%s/archive", st->path);
-    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+    if (!dry && mkdir(dir, 0755) != 0 && errno != EEXIST)
         return colog_seterr(-errno, "%s: %s", dir, strerror(errno));
     colog_day_format(day, name, sizeof name);
     /* Archives are never overwritten (colog_archive_day refuses): a day that
@@ -199,9 +199,6 @@ int colog_retain(colog_store_t *st, const colog_retain_opts_t *opts, colog_retai
                 opts->action(opts->ctx, &a);
             continue;
         }
-        if (plan[i] == COLOG_RETAIN_MOVE && held_by(holds, nh, days[i]) &&
-            older_than(days[i], now, st->cfg.cold_days))
-            sum.held++;
         if (!opts->dry_run) {
             switch (plan[i]) {
             case COLOG_RETAIN_MOVE:
@@ -209,7 +206,7 @@ int colog_retain(colog_store_t *st, const colog_retain_opts_t *opts, colog_retai
                 break;
             case COLOG_RETAIN_ARCHIVE: {
                 colog_archive_info_t info;
-                rc = archive_path(st, days[i], a.archive, sizeof a.archive);
+                rc = archive_path(st, days[i], opts->dry_run, a.archive, sizeof a.archive);
                 if (rc == 0)
                     rc = colog_archive_day(st, days[i], a.archive, true, &info);
                 break;
@@ -223,7 +220,7 @@ int colog_retain(colog_store_t *st, const colog_retain_opts_t *opts, colog_retai
             if (rc)
                 goto out;
         } else if (plan[i] == COLOG_RETAIN_ARCHIVE) {
-            rc = archive_path(st, days[i], a.archive, sizeof a.archive);
+            rc = archive_path(st, days[i], opts->dry_run, a.archive, sizeof a.archive);
             if (rc)
                 goto out;
         }

@@ -434,8 +434,8 @@ typedef struct colog_retain_action {
     int kind; /* COLOG_RETAIN_* */
     int32_t day;
     uint64_t parts, rows;
-    uint64_t bytes_before; /* on disk before (all tiers) */
-    uint64_t bytes_after;  /* on disk after (cold part written; 0 when removed) */
+    uint64_t bytes_before; /* disk space used before (all tiers; allocated blocks, as du) */
+    uint64_t bytes_after;  /* disk space used after (cold part written; 0 when removed) */
     char archive[1024];    /* the archive file written (ARCHIVE) */
 } colog_retain_action_t;
 
@@ -484,6 +484,7 @@ typedef struct colog_archive_info {
     uint64_t bytes;       /* of the archive file */
     uint8_t sha256[32];   /* of the whole archive file */
     uint8_t index256[32]; /* of its index member */
+    uint64_t added;       /* colog_restore: parts added (0: all were restored already) */
 } colog_archive_info_t;
 
 /* Write day's live parts (all tiers), their manifests and the day's ledger

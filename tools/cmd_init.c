@@ -1,6 +1,10 @@
 /*
  * cmd_init.c — `colog init STORE [--schema firewall|web|FILE] [--hot-days N]
- * [--cold-days N] [--cold-dir DIR] [--tz ZONE]`: create a store.
+ * [--cold-days N] [--cold-dir DIR] [--after-cold delete|archive] [--archive-dir DIR]
+ * [--cold-zstd-level N] [--ledger-key FILE] [--tz ZONE]`: create a store.
+ *
+ * The tier options are parsed by cli_policy_opt (cmd_config.c), which `colog
+ * config` shares; relative paths are made absolute before the library sees them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -8,19 +12,6 @@
 #include <string.h>
 
 #include "cli.h"
-
-static int parse_days(const char *opt, const char *v, uint32_t *out)
-{
-    char *end;
-    if (v == NULL)
-        return cli_usage("init: %s needs a number of days", opt);
-    errno = 0;
-    unsigned long n = strtoul(v, &end, 10);
-    if (errno || *end || end == v || n == 0 || n > 100000 || v[0] == '-')
-        return cli_usage("init: %s: '%s' is not a number of days (1..100000)", opt, v);
-    *out = (uint32_t)n;
-    return 0;
-}
 
 static int load_schema_file(const char *path, colog_schema_t *s)
 {
@@ -57,16 +48,15 @@ int cmd_init(int argc, char **argv)
             if (v == NULL)
                 return cli_usage("init: --schema needs a value");
             schema = v;
-        } else if (cli_opt(argc, argv, &i, "--hot-days", &v)) {
-            if ((rc = parse_days("--hot-days", v, &cfg.hot_days)))
+        } else if ((rc = cli_policy_opt("init", argc, argv, &i, &cfg)) >= 0) {
+            if (rc)
                 return rc;
-        } else if (cli_opt(argc, argv, &i, "--cold-days", &v)) {
-            if ((rc = parse_days("--cold-days", v, &cfg.cold_days)))
+        } else if (cli_opt(argc, argv, &i, "--ledger-key", &v)) {
+            if (v == NULL || v[0] == 0)
+                return cli_usage("init: --ledger-key needs a key file (colog ledger keygen FILE)");
+            rc = cli_abspath("init", "--ledger-key", v, cfg.ledger_key, sizeof cfg.ledger_key);
+            if (rc)
                 return rc;
-        } else if (cli_opt(argc, argv, &i, "--cold-dir", &v)) {
-            if (v == NULL || strlen(v) >= sizeof cfg.cold_dir || strchr(v, '\n'))
-                return cli_usage("init: --cold-dir needs a directory");
-            snprintf(cfg.cold_dir, sizeof cfg.cold_dir, "%s", v);
         } else if (cli_opt(argc, argv, &i, "--tz", &v)) {
             colog_tz_t *tz;
             if (v == NULL || strlen(v) >= sizeof cfg.tz)
@@ -85,9 +75,8 @@ int cmd_init(int argc, char **argv)
     }
     if (store == NULL)
         return cli_usage("init: which store? usage: colog init STORE [--schema ...]");
-    if (cfg.cold_days <= cfg.hot_days)
-        return cli_usage("init: --cold-days (%u) must be greater than --hot-days (%u)",
-                         cfg.cold_days, cfg.hot_days);
+    if ((rc = cli_policy_check("init", &cfg)))
+        return rc;
     colog_schema_t s;
     const colog_schema_t *bs = colog_schema_builtin(schema);
     if (bs) {
@@ -98,7 +87,9 @@ int cmd_init(int argc, char **argv)
     rc = colog_store_create(store, &s, &cfg);
     if (rc)
         return cli_fail("init", rc);
-    printf("created store %s (schema %s, %u columns; hot %u days, cold %u days)\n", store, s.name,
-           s.ncols, cfg.hot_days, cfg.cold_days);
+    printf("created store %s (schema %s, %u columns; hot %u days, cold %u days, then %s%s)\n",
+           store, s.name, s.ncols, cfg.hot_days, cfg.cold_days,
+           cfg.after_cold == COLOG_AFTER_ARCHIVE ? "archive" : "delete",
+           cfg.ledger_key[0] ? "; keyed ledger" : "");
     return EXIT_OK;
 }

@@ -1,6 +1,9 @@
 /*
  * cmd_stats.c — `colog stats STORE [--format table|json]`: per tier and day, the
  * parts, rows, bytes on disk and bytes per event, and the totals.
+ *
+ * A day with parts in both tiers (late events for a cold day land in hot until
+ * the next retain) gives two rows, hot first.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +13,7 @@
 
 typedef struct daystat {
     int32_t day;
+    colog_tier_t tier;
     uint64_t parts, rows, bytes;
 } daystat_t;
 
@@ -51,12 +55,13 @@ int cmd_stats(int argc, char **argv)
         status = cli_fail("stats", rc);
         goto out;
     }
-    ds = calloc(ndays ? ndays : 1, sizeof *ds);
+    ds = calloc(ndays ? 2 * ndays : 1, sizeof *ds); /* at most one row per tier and day */
     if (ds == NULL) {
         status = cli_usage("stats: out of memory");
         goto out;
     }
-    daystat_t tot = {0, 0, 0, 0};
+    daystat_t tot = {0, COLOG_TIER_HOT, 0, 0, 0};
+    size_t nrows = 0;
     for (size_t i = 0; i < ndays; i++) {
         colog_snap_t *snap;
         rc = colog_snap_day(st, days[i], 0, &snap); /* manifests only */
@@ -64,28 +69,36 @@ int cmd_stats(int argc, char **argv)
             status = cli_fail("stats", rc);
             goto out;
         }
-        ds[i].day = days[i];
-        ds[i].parts = colog_snap_nparts(snap);
-        for (size_t k = 0; k < ds[i].parts; k++) {
+        daystat_t t[2] = {{days[i], COLOG_TIER_HOT, 0, 0, 0}, {days[i], COLOG_TIER_COLD, 0, 0, 0}};
+        size_t np = colog_snap_nparts(snap);
+        for (size_t k = 0; k < np; k++) {
             colog_part_t *p = colog_snap_part(snap, k);
-            ds[i].rows += colog_part_rows(p);
-            ds[i].bytes += colog_part_bytes(p);
+            daystat_t *x = &t[colog_part_tier(p) == COLOG_TIER_COLD];
+            x->parts++;
+            x->rows += colog_part_rows(p);
+            x->bytes += colog_part_bytes(p);
         }
         colog_snap_free(snap);
-        tot.parts += ds[i].parts;
-        tot.rows += ds[i].rows;
-        tot.bytes += ds[i].bytes;
+        for (int k = 0; k < 2; k++) {
+            if (t[k].parts == 0 && !(k == 0 && np == 0)) /* an empty day: one hot row */
+                continue;
+            ds[nrows++] = t[k];
+            tot.parts += t[k].parts;
+            tot.rows += t[k].rows;
+            tot.bytes += t[k].bytes;
+        }
     }
     char d[16];
     if (json) {
         printf("{\"store\":\"%s\",\"schema\":\"%s\",\"days\":[", store,
                colog_store_schema(st)->name);
-        for (size_t i = 0; i < ndays; i++) {
+        for (size_t i = 0; i < nrows; i++) {
             colog_day_format(ds[i].day, d, sizeof d);
-            printf("%s\n{\"tier\":\"hot\",\"day\":\"%s\",\"parts\":%llu,\"rows\":%llu,"
+            printf("%s\n{\"tier\":\"%s\",\"day\":\"%s\",\"parts\":%llu,\"rows\":%llu,"
                    "\"bytes\":%llu,\"bytes_per_event\":%.2f}",
-                   i ? "," : "", d, (unsigned long long)ds[i].parts, (unsigned long long)ds[i].rows,
-                   (unsigned long long)ds[i].bytes, per_event(ds[i].bytes, ds[i].rows));
+                   i ? "," : "", colog_tier_name(ds[i].tier), d, (unsigned long long)ds[i].parts,
+                   (unsigned long long)ds[i].rows, (unsigned long long)ds[i].bytes,
+                   per_event(ds[i].bytes, ds[i].rows));
         }
         printf("],\n\"total\":{\"parts\":%llu,\"rows\":%llu,\"bytes\":%llu,"
                "\"bytes_per_event\":%.2f}}\n",
@@ -94,9 +107,9 @@ int cmd_stats(int argc, char **argv)
     } else {
         printf("%-5s  %-10s  %6s  %12s  %14s  %11s\n", "tier", "day", "parts", "rows", "bytes",
                "bytes/event");
-        for (size_t i = 0; i < ndays; i++) {
+        for (size_t i = 0; i < nrows; i++) {
             colog_day_format(ds[i].day, d, sizeof d);
-            printf("%-5s  %-10s  %6llu  %12llu  %14llu  %11.2f\n", "hot", d,
+            printf("%-5s  %-10s  %6llu  %12llu  %14llu  %11.2f\n", colog_tier_name(ds[i].tier), d,
                    (unsigned long long)ds[i].parts, (unsigned long long)ds[i].rows,
                    (unsigned long long)ds[i].bytes, per_event(ds[i].bytes, ds[i].rows));
         }

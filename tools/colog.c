@@ -19,7 +19,8 @@ static const struct {
 } commands[] = {
     {"init", cmd_init,
      "init STORE [--schema firewall|web|FILE] [--hot-days 90] [--cold-days 400] [--cold-dir DIR] "
-     "[--tz ZONE]"},
+     "[--after-cold delete|archive] [--archive-dir DIR] [--cold-zstd-level 19] "
+     "[--ledger-key FILE] [--tz ZONE]"},
     {"ingest", cmd_ingest,
      "ingest STORE [--format csv|ndjson] [--rejects FILE] [--batch-rows N] [FILE...]"},
     {"query", cmd_query,
@@ -28,6 +29,18 @@ static const struct {
      "[--skip-damaged]"},
     {"stats", cmd_stats, "stats STORE [--format table|json]"},
     {"merge", cmd_merge, "merge STORE [--day YYYY-MM-DD]"},
+    {"config", cmd_config,
+     "config STORE [--hot-days N] [--cold-days N] [--cold-dir DIR] [--after-cold delete|archive] "
+     "[--archive-dir DIR] [--cold-zstd-level N]"},
+    {"retain", cmd_retain, "retain STORE [--now TIME] [--dry-run]"},
+    {"archive", cmd_archive, "archive STORE --day YYYY-MM-DD --out FILE [--remove]"},
+    {"restore", cmd_restore, "restore STORE FILE"},
+    {"hold", cmd_hold,
+     "hold STORE add DAY[..DAY] --reason TEXT | colog hold STORE list [--format table|json] | "
+     "colog hold STORE remove ID [--reason TEXT]"},
+    {"verify", cmd_verify,
+     "verify STORE [--day YYYY-MM-DD] [--head HEX] [--key FILE] | colog verify --archive FILE"},
+    {"ledger", cmd_ledger, "ledger STORE head | colog ledger keygen FILE"},
 };
 
 int cli_fail(const char *what, int rc)

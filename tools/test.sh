@@ -32,6 +32,9 @@ echo "== end-to-end suite again: full scans (--no-index), 3 threads, pread I/O"
 COLOG_BIN="$BUILD/colog" COLOG_GEN="$BUILD/colog-gen" \
     COLOG_QUERY_ARGS="--no-index --threads 3 --io pread" python3 tests/e2e/oracle.py
 
+echo "== retention, holds, archives, crash safety (CLI end to end, ASan+UBSan binary)"
+COLOG_BIN="$BUILD/colog" python3 tests/e2e/retention.py
+
 echo "== fuzz targets (libFuzzer, ASan+UBSan, 10 s each; saved crash inputs replayed)"
 tests/fuzz/run.sh --ci
 

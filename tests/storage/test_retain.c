@@ -207,8 +207,12 @@ Test(retain, deletes_old_days_but_not_held_ones)
     /* now = day 35 01:00: days with D + 1 + 30 <= 35 (0..4) leave unless held. */
     colog_retain_stats_t s = retain(at_day(35), false);
     cr_assert_eq(s.deleted, 3, "days 0, 3, 4");
-    cr_assert_eq(s.held, 2, "days 1, 2");
+    cr_assert_eq(s.moved, 3, "held days 1, 2 still go cold, and day 5");
+    cr_assert_eq(s.held, 0, "reported as moved this time");
     cr_assert_eq(s.rows_removed, 120);
+    s = retain(at_day(35), false);
+    cr_assert_eq(s.held, 2, "days 1, 2: cold, held");
+    cr_assert_eq(s.moved + s.deleted, 0);
     cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0, "%s", colog_errmsg());
     int32_t *days;
     size_t n;
