@@ -444,6 +444,8 @@ Test(archive, remove_then_restore, .init = setup, .fini = teardown)
     colog_archive_info_t ri;
     cr_assert_eq(colog_restore(st, path, &ri), 0, "%s", colog_errmsg());
     colog_store_close(st);
+    cr_assert_eq(ri.added, info.parts, "every part added");
+    ri.added = 0;
     cr_assert_eq(memcmp(&ri, &info, sizeof ri), 0);
     cr_assert_eq(store_days(days), 3);
     rows_t back = day_rows(d);
@@ -458,7 +460,8 @@ Test(archive, remove_then_restore, .init = setup, .fini = teardown)
 
     /* twice: nothing more */
     st = open_w();
-    cr_assert_eq(colog_restore(st, path, NULL), 0, "%s", colog_errmsg());
+    cr_assert_eq(colog_restore(st, path, &ri), 0, "%s", colog_errmsg());
+    cr_assert_eq(ri.added, 0, "nothing added the second time");
     colog_store_close(st);
     back = day_rows(d);
     rows_eq(&back, &r1);
