@@ -2009,6 +2009,62 @@ int colog_ingest_file(colog_ingest_t *ing, FILE *f, const char *src, colog_infmt
     return rc < 0 ? rc : wrc;
 }
 
+void colog_ingest_reject(colog_ingest_t *ing, const char *src, uint64_t line, uint64_t col,
+                         const char *reason)
+{
+    if (ing == NULL)
+        return;
+    colog__ingest_reject(ing, src ? src : "-", line, col, "%s", reason ? reason : "rejected");
+}
+
+int colog_ingest_row(colog_ingest_t *ing, const unsigned *cols, const char *const *vals,
+                     const size_t *lens, unsigned n, const char *src, uint64_t line)
+{
+    if (ing == NULL || (n > 0 && (cols == NULL || vals == NULL || lens == NULL)) ||
+        n > COLOG_MAX_COLS)
+        return colog_seterr(COLOG_EINVAL, "colog_ingest_row: invalid argument");
+    int rc = dead(ing);
+    if (rc < 0)
+        return rc;
+    if (src == NULL)
+        src = "-";
+    uint64_t seen = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (cols[i] >= ing->schema.ncols || (seen >> cols[i] & 1) || (vals[i] == NULL && lens[i]))
+            return colog_seterr(COLOG_EINVAL, "colog_ingest_row: bad or repeated column %u",
+                                cols[i]);
+        seen |= 1ull << cols[i];
+    }
+    int64_t now = ing->opts.now_us ? ing->opts.now_us : colog__now_us();
+    ing->ts_limit = now > INT64_MAX - US_PER_DAY ? INT64_MAX : now + US_PER_DAY;
+    if (colog__ingest_full(ing) && (rc = colog__ingest_submit(ing)) < 0)
+        return rc;
+    if ((rc = colog__row_begin(ing)) < 0)
+        return rc;
+    for (unsigned i = 0; i < n; i++) {
+        const char *v = lens[i] ? vals[i] : "";
+        size_t bad = colog__utf8_check(v, lens[i]);
+        if (bad < lens[i]) {
+            colog__ingest_reject(ing, src, line, 0, "%s: invalid UTF-8 at byte %zu",
+                                 ing->schema.cols[cols[i]].name, bad + 1);
+            return 0;
+        }
+        rc = colog__row_put_text(ing, cols[i], v, lens[i]);
+        if (rc == COLOG_EPARSE || rc == COLOG_ERANGE) {
+            colog__ingest_reject(ing, src, line, 0, "%s", colog__ingest_why(ing));
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+    }
+    rc = colog__row_end(ing);
+    if (rc == COLOG_EPARSE || rc == COLOG_ERANGE) {
+        colog__ingest_reject(ing, src, line, 0, "%s", colog__ingest_why(ing));
+        return 0;
+    }
+    return rc < 0 ? rc : 1;
+}
+
 int colog_ingest_finish(colog_ingest_t *ing, colog_ingest_stats_t *stats)
 {
     if (ing == NULL)

@@ -400,6 +400,27 @@ int colog_ingest_begin(colog_store_t *st, const colog_ingest_opts_t *opts, colog
  * row is rejected (callback) and skipped; it is not an error. Errors are I/O or
  * a CSV header that names an unknown column. */
 int colog_ingest_file(colog_ingest_t *ing, FILE *f, const char *src, colog_infmt_t fmt);
+/* One row from a reader outside the library (log-format normalizers, the
+ * network server): vals[i] (lens[i] bytes, UTF-8, no NUL needed; empty = absent)
+ * is the text of schema column cols[i] (each column at most once), converted as
+ * CSV fields are. Returns 1 if the row was accepted, 0 if it was rejected (bad
+ * value, no time, too far ahead: reported through opts.reject with src and
+ * line, column 0), or an error (I/O or memory; invalid arguments). Rows are
+ * durable once colog_ingest_flush returns. */
+int colog_ingest_row(colog_ingest_t *ing, const unsigned *cols, const char *const *vals,
+                     const size_t *lens, unsigned n, const char *src, uint64_t line);
+/* One NDJSON event (a JSON object, text[0..len), no newline) from a reader
+ * outside the library, read as colog_ingest_file reads an NDJSON line; src and
+ * line name it in rejects (the column of a reject is a byte column of text).
+ * Returns 1 (accepted), 0 (rejected and reported) or an error, as
+ * colog_ingest_row. The "1 day ahead" rule uses the clock as of the session's
+ * last colog_ingest_row or colog_ingest_file call (none yet: no limit). */
+int colog_ingest_json(colog_ingest_t *ing, const char *text, size_t len, const char *src,
+                      uint64_t line);
+/* Report a row rejected by a reader outside the library: counted in
+ * rows_rejected and passed to opts.reject. */
+void colog_ingest_reject(colog_ingest_t *ing, const char *src, uint64_t line, uint64_t col,
+                         const char *reason);
 /* Flush what is buffered into parts (durable on return). */
 int colog_ingest_flush(colog_ingest_t *ing);
 /* Flush and free. stats may be NULL. ing is freed whatever the result. */

@@ -48,3 +48,11 @@ run "Weekly pattern (busiest hours)" 'stats count() by dow(ts), hour(ts) | top 1
 echo
 echo "== Store"
 "$colog" stats "$STORE"
+echo
+echo "== Integrity: every block, file and manifest against the hash-chained ledger"
+"$colog" verify "$STORE"
+echo "ledger head (keep it elsewhere; later: colog verify $STORE --head HASH):"
+"$colog" ledger "$STORE" head
+echo
+echo "== Retention plan (nothing changes with --dry-run; docs/OPERATIONS.md for cron)"
+"$colog" retain "$STORE" --dry-run | tail -3
