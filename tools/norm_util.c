@@ -96,10 +96,10 @@ int norm_put_local_time(norm_rec_t *rec, const char *name, const norm_env_t *env
 {
     static const int mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     if (y < 1 || y > 9999 || mo < 1 || mo > 12 || d < 1 ||
-        d > mdays[mo - 1] + (mo == 2 && leap(y)) || h < 0 || h > 23 || mi < 0 || mi > 59 ||
-        s < 0 || s > 60 || usec < 0 || usec > 999999)
-        return norm_bad(rec, "%s: not a valid time (%04d-%02d-%02d %02d:%02d:%02d)", name, y, mo,
-                        d, h, mi, s);
+        d > mdays[mo - 1] + (mo == 2 && leap(y)) || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 ||
+        s > 60 || usec < 0 || usec > 999999)
+        return norm_bad(rec, "%s: not a valid time (%04d-%02d-%02d %02d:%02d:%02d)", name, y, mo, d,
+                        h, mi, s);
     if (s == 60)
         s = 59; /* a leap second: the last second of the minute */
     int64_t t = colog_tz_local_to_utc(env->tz, y, mo, d, h, mi, s);
@@ -111,8 +111,8 @@ const char *norm_proto_name(const char *s, size_t len, char *tmp)
     static const struct {
         const char *name;
         int num;
-    } tab[] = {{"icmp", 1}, {"igmp", 2},  {"tcp", 6},     {"udp", 17}, {"gre", 47},
-               {"esp", 50}, {"ah", 51},   {"icmpv6", 58}, {"sctp", 132}};
+    } tab[] = {{"icmp", 1}, {"igmp", 2}, {"tcp", 6},     {"udp", 17},  {"gre", 47},
+               {"esp", 50}, {"ah", 51},  {"icmpv6", 58}, {"sctp", 132}};
     bool digits = len > 0 && len <= 3;
     int num = 0;
     for (size_t i = 0; i < len && digits; i++) {
@@ -197,8 +197,8 @@ bool norm_parse_ymdhms(const char *s, size_t len, int *y, int *mo, int *d, int *
                        int *sec, long *usec)
 {
     /* YYYY-MM-DD[ T]HH:MM:SS[.ffffff] */
-    if (len < 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T') ||
-        s[13] != ':' || s[16] != ':')
+    if (len < 19 || s[4] != '-' || s[7] != '-' || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' ||
+        s[16] != ':')
         return false;
     if (!digits_at(s, len, 0, 4, y) || !digits_at(s, len, 5, 2, mo) ||
         !digits_at(s, len, 8, 2, d) || !digits_at(s, len, 11, 2, h) ||
@@ -234,13 +234,20 @@ static const struct {
     int kind;
     uint64_t max;
 } col_types[] = {
-    {"src_ip", COL_IP, 0},          {"dst_ip", COL_IP, 0},
-    {"client_ip", COL_IP, 0},       {"src_port", COL_NUM, UINT16_MAX},
-    {"dst_port", COL_NUM, UINT16_MAX}, {"status", COL_NUM, UINT16_MAX},
-    {"policy", COL_NUM, UINT32_MAX}, {"duration", COL_NUM, UINT32_MAX},
-    {"duration_ms", COL_NUM, UINT32_MAX}, {"bytes", COL_NUM, UINT64_MAX},
-    {"bytes_out", COL_NUM, UINT64_MAX}, {"bytes_in", COL_NUM, UINT64_MAX},
-    {"proto", COL_PROTO, 0},        {"action", COL_LOWER, 0},
+    {"src_ip", COL_IP, 0},
+    {"dst_ip", COL_IP, 0},
+    {"client_ip", COL_IP, 0},
+    {"src_port", COL_NUM, UINT16_MAX},
+    {"dst_port", COL_NUM, UINT16_MAX},
+    {"status", COL_NUM, UINT16_MAX},
+    {"policy", COL_NUM, UINT32_MAX},
+    {"duration", COL_NUM, UINT32_MAX},
+    {"duration_ms", COL_NUM, UINT32_MAX},
+    {"bytes", COL_NUM, UINT64_MAX},
+    {"bytes_out", COL_NUM, UINT64_MAX},
+    {"bytes_in", COL_NUM, UINT64_MAX},
+    {"proto", COL_PROTO, 0},
+    {"action", COL_LOWER, 0},
 };
 
 int norm_put_col(norm_rec_t *rec, const char *name, const char *v, size_t len)
@@ -270,8 +277,8 @@ int norm_put_col(norm_rec_t *rec, const char *name, const char *v, size_t len)
             n = n * 10 + (uint64_t)(v[i] - '0');
         }
         if (!ok)
-            return norm_bad(rec, "%s: not a number up to %llu: %.*s", name,
-                            (unsigned long long)max, shown, v);
+            return norm_bad(rec, "%s: not a number up to %llu: %.*s", name, (unsigned long long)max,
+                            shown, v);
         break;
     }
     case COL_PROTO: {
