@@ -2017,6 +2017,18 @@ void colog_ingest_reject(colog_ingest_t *ing, const char *src, uint64_t line, ui
     colog__ingest_reject(ing, src ? src : "-", line, col, "%s", reason ? reason : "rejected");
 }
 
+int colog__ingest_prepare(colog_ingest_t *ing)
+{
+    int rc = dead(ing);
+    if (rc < 0)
+        return rc;
+    int64_t now = ing->opts.now_us ? ing->opts.now_us : colog__now_us();
+    ing->ts_limit = now > INT64_MAX - US_PER_DAY ? INT64_MAX : now + US_PER_DAY;
+    if (colog__ingest_full(ing) && (rc = colog__ingest_submit(ing)) < 0)
+        return rc;
+    return 0;
+}
+
 int colog_ingest_row(colog_ingest_t *ing, const unsigned *cols, const char *const *vals,
                      const size_t *lens, unsigned n, const char *src, uint64_t line)
 {
@@ -2035,9 +2047,7 @@ int colog_ingest_row(colog_ingest_t *ing, const unsigned *cols, const char *cons
                                 cols[i]);
         seen |= 1ull << cols[i];
     }
-    int64_t now = ing->opts.now_us ? ing->opts.now_us : colog__now_us();
-    ing->ts_limit = now > INT64_MAX - US_PER_DAY ? INT64_MAX : now + US_PER_DAY;
-    if (colog__ingest_full(ing) && (rc = colog__ingest_submit(ing)) < 0)
+    if ((rc = colog__ingest_prepare(ing)) < 0)
         return rc;
     if ((rc = colog__row_begin(ing)) < 0)
         return rc;

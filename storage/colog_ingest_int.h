@@ -186,6 +186,11 @@ bool colog__ingest_full(const colog_ingest_t *ing);
  * everything handed over is written. */
 int colog__ingest_submit(colog_ingest_t *ing);
 
+/* Before a row from outside a reader (colog_ingest_row, colog_ingest_json):
+ * fail if the session is dead, set the "1 day ahead" limit from the clock, and
+ * hand over a full batch. 0 or the session's error. */
+int colog__ingest_prepare(colog_ingest_t *ing);
+
 /* Inspecting the batch being filled (tests): rows accepted since the last
  * handover, in input order, and the value of one of them. false = absent.
  * Strings borrow the batch and stay valid until the next row call or flush. */

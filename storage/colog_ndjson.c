@@ -19,6 +19,10 @@
  *  1. buf[p..end) is read, unconsumed input; line is the number of the line at p.
  *  2. A line longer than COLOG_RECORD_MAX is rejected once and skipped to its
  *     newline without being held in memory whole.
+ *
+ * colog_ingest_json() is one line of this reader for callers that cut their
+ * own lines (the log-format driver of the CLI): the same checks, parse and
+ * object-to-row code (do_line, put_object).
  */
 #include "colog_ingest_int.h"
 
@@ -305,6 +309,27 @@ static int do_line(colog_ingest_t *ing, const char *src, uint64_t lno, const cha
     }
     json_decref(obj);
     return rc;
+}
+
+int colog_ingest_json(colog_ingest_t *ing, const char *text, size_t len, const char *src,
+                      uint64_t line)
+{
+    if (ing == NULL || (text == NULL && len > 0))
+        return colog_seterr(COLOG_EINVAL, "colog_ingest_json: invalid argument");
+    if (text == NULL)
+        text = "";
+    if (src == NULL)
+        src = "-";
+    if (len > COLOG_RECORD_MAX) {
+        colog__ingest_reject(ing, src, line, COLOG_RECORD_MAX + 1, "line longer than %u bytes",
+                             COLOG_RECORD_MAX);
+        return 0;
+    }
+    int rc = colog__ingest_prepare(ing);
+    if (rc < 0)
+        return rc;
+    rc = do_line(ing, src, line, text, len);
+    return rc < 0 ? rc : rc == 0;
 }
 
 int colog__ndjson_ingest(colog_ingest_t *ing, FILE *f, const char *src)

@@ -414,7 +414,8 @@ int colog_ingest_row(colog_ingest_t *ing, const unsigned *cols, const char *cons
  * line name it in rejects (the column of a reject is a byte column of text).
  * Returns 1 (accepted), 0 (rejected and reported) or an error, as
  * colog_ingest_row. The "1 day ahead" rule uses the clock as of the session's
- * last colog_ingest_row or colog_ingest_file call (none yet: no limit). */
+ * last colog_ingest_row or colog_ingest_file call (none yet: no limit; a
+ * colog_ingest_file of an empty input sets it). */
 int colog_ingest_json(colog_ingest_t *ing, const char *text, size_t len, const char *src,
                       uint64_t line);
 /* Report a row rejected by a reader outside the library: counted in

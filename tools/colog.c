@@ -22,7 +22,8 @@ static const struct {
      "[--after-cold delete|archive] [--archive-dir DIR] [--cold-zstd-level 19] "
      "[--ledger-key FILE] [--tz ZONE]"},
     {"ingest", cmd_ingest,
-     "ingest STORE [--format csv|ndjson] [--rejects FILE] [--batch-rows N] [FILE...]"},
+     "ingest STORE [--format csv|ndjson|auto|netscreen|srx|asa|fortigate|panos|iptables|"
+     "pfsense|cef|apache|nginx] [--rejects FILE] [--batch-rows N] [--now TIME] [FILE...]"},
     {"query", cmd_query,
      "query STORE 'QUERY' [--format table|csv|json|ndjson] [--tz ZONE] [--threads N] "
      "[--no-index] [--explain] [--mem-mb N] [--io auto|uring|pread] [--now TIME] "
@@ -41,6 +42,10 @@ static const struct {
     {"verify", cmd_verify,
      "verify STORE [--day YYYY-MM-DD] [--head HEX] [--key FILE] | colog verify --archive FILE"},
     {"ledger", cmd_ledger, "ledger STORE head | colog ledger keygen FILE"},
+    {"serve", cmd_serve,
+     "serve STORE --listen ADDR:PORT [--http ADDR:PORT] [--token-file FILE] "
+     "[--max-message BYTES] [--max-conns N] [--max-body BYTES] [--rejects FILE] "
+     "[--drain-ms N]"},
 };
 
 int cli_fail(const char *what, int rc)

@@ -6,7 +6,7 @@
 #
 #   SECONDS_PER_TARGET  default 10; targets run one after another
 #   TARGET              query csv ndjson schema colfile dict index manifest archive
-#                       (with or without the fuzz_ prefix); default all
+#                       ledger syslog (with or without the fuzz_ prefix); default all
 #   --ci                10 s a target, at most 200000 runs, fixed seed: for tools/test.sh
 #   --keep              keep the work directories (grown corpora, logs)
 #
@@ -18,7 +18,8 @@
 # the decoder targets write their files; default /dev/shm when writable).
 #
 # The library is compiled once into FUZZ_BUILD/obj (again only where a source
-# or a header it includes changed) and linked into each target. Each target
+# or a header it includes changed) and linked into each target; the targets of
+# the command line's parsers (syslog) also link the tools/ sources they need. Each target
 # first replays the saved crash inputs under tests/fuzz/crashes/TARGET/ (they
 # must not crash any more), then fuzzes a copy of tests/fuzz/corpus/TARGET/ so
 # the repository's corpus is never written. Crash artifacts are copied to
@@ -27,7 +28,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ALL_TARGETS=(query csv ndjson schema colfile dict index manifest archive ledger)
+ALL_TARGETS=(query csv ndjson schema colfile dict index manifest archive ledger syslog)
+# tools/ sources (the CLI's parsers, colog_tools in CMake) a target needs besides the library.
+target_tools() {
+    case "$1" in
+    syslog) echo "tools/syslog.c tools/norm_util.c" ;;
+    esac
+}
 secs=10
 ci=0
 keep=0
@@ -99,6 +106,20 @@ for src in storage/*.c query/*.c; do
         pids+=($!)
     fi
 done
+tool_objs=()
+for t in "${targets[@]}"; do
+    for src in $(target_tools "$t"); do
+        o=$BUILD/obj/tools_$(basename "${src%.c}").o
+        [[ " ${tool_objs[*]} " == *" $o "* ]] && continue
+        tool_objs+=("$o")
+        if stale "$o"; then
+            while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
+            # shellcheck disable=SC2086
+            $CC $CFLAGS -Itools -fsanitize=fuzzer-no-link -MMD -MF "${o%.o}.d" -c "$src" -o "$o" &
+            pids+=($!)
+        fi
+    done
+done
 fail=0
 for p in "${pids[@]}"; do wait "$p" || fail=1; done
 if ((fail)); then
@@ -108,17 +129,19 @@ fi
 
 for t in "${targets[@]}"; do
     bin=$BUILD/fuzz_$t
+    tobjs=()
+    for src in $(target_tools "$t"); do tobjs+=("$BUILD/obj/tools_$(basename "${src%.c}").o"); done
     newer=0
     stale "$bin.o" && newer=1
-    for o in "${objs[@]}"; do [[ $o -nt $bin ]] && newer=1; done
+    for o in "${objs[@]}" "${tobjs[@]}"; do [[ $o -nt $bin ]] && newer=1; done
     [[ -f $bin ]] || newer=1
     if ((newer)); then
         echo "== build fuzz_$t"
         # shellcheck disable=SC2086
-        $CC $CFLAGS $WARN -fsanitize=fuzzer-no-link -MMD -MF "$bin.d" -Itests/fuzz \
+        $CC $CFLAGS $WARN -fsanitize=fuzzer-no-link -MMD -MF "$bin.d" -Itests/fuzz -Itools \
             -c "tests/fuzz/fuzz_$t.c" -o "$bin.o" || exit 2
         # shellcheck disable=SC2086
-        $CC $SAN -fsanitize=fuzzer "$bin.o" "${objs[@]}" $LIBS -o "$bin" || exit 2
+        $CC $SAN -fsanitize=fuzzer "$bin.o" "${tobjs[@]}" "${objs[@]}" $LIBS -o "$bin" || exit 2
     fi
 done
 
