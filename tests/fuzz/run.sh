@@ -6,7 +6,7 @@
 #
 #   SECONDS_PER_TARGET  default 10; targets run one after another
 #   TARGET              query csv ndjson schema colfile dict index manifest archive
-#                       ledger syslog (with or without the fuzz_ prefix); default all
+#                       ledger syslog norm (with or without the fuzz_ prefix); default all
 #   --ci                10 s a target, at most 200000 runs, fixed seed: for tools/test.sh
 #   --keep              keep the work directories (grown corpora, logs)
 #
@@ -19,7 +19,7 @@
 #
 # The library is compiled once into FUZZ_BUILD/obj (again only where a source
 # or a header it includes changed) and linked into each target; the targets of
-# the command line's parsers (syslog) also link the tools/ sources they need. Each target
+# the command line's parsers (syslog, norm) also link the tools/ sources they need. Each target
 # first replays the saved crash inputs under tests/fuzz/crashes/TARGET/ (they
 # must not crash any more), then fuzzes a copy of tests/fuzz/corpus/TARGET/ so
 # the repository's corpus is never written. Crash artifacts are copied to
@@ -28,11 +28,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-ALL_TARGETS=(query csv ndjson schema colfile dict index manifest archive ledger syslog)
+ALL_TARGETS=(query csv ndjson schema colfile dict index manifest archive ledger syslog norm)
 # tools/ sources (the CLI's parsers, colog_tools in CMake) a target needs besides the library.
 target_tools() {
     case "$1" in
     syslog) echo "tools/syslog.c tools/norm_util.c" ;;
+    norm) echo tools/syslog.c tools/norm.c tools/norm_*.c ;;
     esac
 }
 secs=10
