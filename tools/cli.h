@@ -26,6 +26,7 @@ int cmd_restore(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* Print "colog: WHAT: WHY" for the last library error and return EXIT_RUNTIME
  * (or EXIT_USAGE for argument errors). */

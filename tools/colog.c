@@ -45,7 +45,7 @@ static const struct {
     {"serve", cmd_serve,
      "serve STORE --listen ADDR:PORT [--http ADDR:PORT] [--token-file FILE] "
      "[--max-message BYTES] [--max-conns N] [--max-body BYTES] [--rejects FILE] "
-     "[--drain-ms N]"},
+     "[--drain-ms N] [--http-threads N]"},
 };
 
 int cli_fail(const char *what, int rc)
