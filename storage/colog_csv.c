@@ -4,7 +4,8 @@
  * NOTES ON THE DESIGN OF THE READER
  *
  * Speed comes from touching each byte once in a tight loop and copying nothing
- * that needs no copy. The reader fread()s 4 MiB at a time into one buffer that
+ * that needs no copy. The reader fread()s 4 MiB at a time (from a pipe, socket
+ * or terminal: read(2)s what has arrived, see stream_fd) into one buffer that
  * ends with a NUL sentinel, and scans with two 256-entry class tables: in an
  * unquoted field every byte is ordinary except , \n \r " NUL and bytes >= 0x80;
  * in a quoted field except " \n NUL and bytes >= 0x80. So the inner loop is
@@ -37,6 +38,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define BUF_SIZE ((size_t)4 << 20)
 #define SCRATCH_CAP (COLOG_RECORD_MAX + 8)
@@ -45,6 +48,7 @@ enum { REC_EOF = 0, REC_GOT = 1, REC_NEED = 2 };
 
 struct colog_csv {
     FILE *f;
+    int fd; /* stream_fd(f): read(2) what has arrived; -1: fread */
     const char *src;
     char *buf; /* BUF_SIZE + 1 (sentinel) */
     char *p, *end;
@@ -123,6 +127,20 @@ size_t colog__utf8_check(const char *s, size_t len)
 
 /* ---------------------------------------------------------------- buffer */
 
+/* The descriptor to read f through as data arrives, or -1 to fread() it. A
+ * pipe, socket or terminal gives what its writer has sent so far, so that rows
+ * are handled, and acknowledged (colog_ack_fn), as they come: fread() would
+ * wait for 4 MiB or the end. Nothing must have been read through f before (its
+ * buffer is bypassed). */
+static int stream_fd(FILE *f)
+{
+    int fd = fileno(f);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0)
+        return -1;
+    return S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode) || S_ISCHR(sb.st_mode) ? fd : -1;
+}
+
 int colog__csv_open(colog_csv_t **out, FILE *f, const char *src)
 {
     colog_csv_t *r = calloc(1, sizeof *r);
@@ -137,6 +155,7 @@ int colog__csv_open(colog_csv_t **out, FILE *f, const char *src)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", src);
     }
     r->f = f;
+    r->fd = stream_fd(f);
     r->src = src;
     r->p = r->end = r->buf;
     *r->end = 0;
@@ -164,6 +183,34 @@ void colog__csv_free(colog_csv_t *r)
     free(r);
 }
 
+/* Read more after end (at least a byte, unless at the end of the input). */
+static int fill(colog_csv_t *r)
+{
+    size_t want = BUF_SIZE - (size_t)(r->end - r->buf), got;
+    if (r->fd >= 0) {
+        ssize_t k;
+        do
+            k = read(r->fd, r->end, want);
+        while (k < 0 && errno == EINTR);
+        if (k < 0)
+            return colog_seterr(-errno, "%s: read error: %s", r->src, strerror(errno));
+        got = (size_t)k;
+        r->eof = k == 0;
+    } else {
+        got = fread(r->end, 1, want, r->f);
+        if (got < want) {
+            if (ferror(r->f)) {
+                int e = errno ? errno : EIO;
+                return colog_seterr(-e, "%s: read error: %s", r->src, strerror(e));
+            }
+            r->eof = true;
+        }
+    }
+    r->end += got;
+    *r->end = 0;
+    return 0;
+}
+
 /* Move the unconsumed bytes [p, end) to the front and read more after them. */
 static int refill(colog_csv_t *r)
 {
@@ -171,17 +218,15 @@ static int refill(colog_csv_t *r)
     if (r->p != r->buf)
         memmove(r->buf, r->p, kept);
     r->p = r->buf;
-    size_t want = BUF_SIZE - kept;
-    size_t got = fread(r->buf + kept, 1, want, r->f);
-    r->end = r->buf + kept + got;
-    *r->end = 0;
-    if (got < want) {
-        if (ferror(r->f)) {
-            int e = errno ? errno : EIO;
-            return colog_seterr(-e, "%s: read error: %s", r->src, strerror(e));
-        }
-        r->eof = true;
-    }
+    r->end = r->buf + kept;
+    int rc = fill(r);
+    if (rc < 0)
+        return rc;
+    /* A stream may bring the first bytes one at a time: wait for a whole BOM. */
+    while (!r->started && !r->eof && r->end - r->p < 3 &&
+           memcmp(r->p, "\xEF\xBB\xBF", (size_t)(r->end - r->p)) == 0)
+        if ((rc = fill(r)) < 0)
+            return rc;
     if (!r->started) {
         r->started = true;
         /* A UTF-8 byte order mark is not part of the first line's text. */

@@ -43,6 +43,22 @@
  * writer, not the other way. Rejects come from the reader's thread, in input
  * order, as before.
  *
+ * NOTES ON ACKNOWLEDGEMENTS (opts.ack)
+ *
+ * There is no write-ahead log: a row is durable once the part holding it is
+ * committed, so acknowledgements follow batches. At a handover the reader
+ * stamps the batch with the input rows handled so far (upto = rows_ok +
+ * rows_rejected: every one of them is in this batch, in an earlier one, or was
+ * rejected); the writer, once it has committed every part of the batch, and
+ * before the backlog merges, passes upto to opts.ack. Batches are written one
+ * at a time in handover order and a batch that fails kills the session
+ * (invariant 6), so the counts come in order. colog_ingest_flush, once the
+ * writer is idle, acknowledges what is left: the batch it flushed and the
+ * rows rejected since the last handover (a run of rejects alone fills no
+ * batch). Crash points (COLOG_CRASH_AT, colog__crash_point) sit between a
+ * batch's commits and its ack ("ingest-committed") and between the ack and
+ * the merges ("ingest-acked"), for tests/e2e/crash.py.
+ *
  * Invariants:
  *  1. Rows [0, n) of a batch are accepted rows. For each of them and each
  *     column, bit r of valid[] is set iff the value is present; a present value
@@ -69,9 +85,16 @@
  *  8. A dayjob lives on the writer's stack from the offer until done == ncols;
  *     a column is taken and its completion counted under mu, so the writer
  *     cannot retire a job while a helper still works on one of its columns.
+ *  9. acked (under mu) is the last count passed to opts.ack; it only grows, and
+ *     opts.ack(n) is called only once rows [0, n) of the input are handled:
+ *     the accepted ones committed, by the writer for batches handed over (n =
+ *     the batch's upto), by colog_ingest_flush for the rest once the writer is
+ *     idle. Only one thread calls it at a time: the writer while it has a batch,
+ *     the caller only after waiting for the writer to have none.
  */
 #define XXH_INLINE_ALL
 #include "colog_ingest_int.h"
+#include "colog_store_int.h"
 
 #include <errno.h>
 #include <math.h>
@@ -79,6 +102,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #define NONE UINT32_MAX
@@ -127,6 +151,7 @@ typedef struct batch {
     size_t entries; /* intern entries of all columns */
     uint32_t *perm; /* rows in time order, set by the writer */
     size_t perm_cap;
+    uint64_t upto; /* input rows handled once this batch is committed (set at handover) */
 } batch_t;
 
 /* A lookup deferred to colog__row_end (invariant 2). */
@@ -220,6 +245,7 @@ struct colog_ingest {
     uint32_t (*hist)[RADIX]; /* RADIX_PASSES of them */
     int32_t *days;           /* days written by this session, ascending, distinct */
     size_t ndays, days_cap;
+    uint64_t acked; /* invariant 9 */
 
     colog_ingest_stats_t stats; /* rows_*: the reader's; parts_written: under mu */
 };
@@ -1703,10 +1729,26 @@ static int note_day(colog_ingest_t *ing, int32_t day)
     return 0;
 }
 
+/* Rows [0, upto) of the input are handled: tell opts.ack if that is news
+ * (invariant 9). Called without mu. */
+static void ack_upto(colog_ingest_t *ing, uint64_t upto)
+{
+    if (ing->opts.ack == NULL)
+        return;
+    pthread_mutex_lock(&ing->mu);
+    bool news = upto > ing->acked;
+    if (news)
+        ing->acked = upto;
+    pthread_mutex_unlock(&ing->mu);
+    if (news)
+        ing->opts.ack(ing->opts.ack_ctx, upto);
+}
+
 /*
- * Sort b and write it: one part a day, then the backlog merges. The writer's
- * work. Reports the parts committed in *parts, and whether a failure
- * came after every part was committed (*late: the session lives on).
+ * Sort b and write it: one part a day, its acknowledgement, then the backlog
+ * merges. The writer's work. Reports the parts committed in *parts, and
+ * whether a failure came after every part was committed (*late: the session
+ * lives on).
  */
 static int flush_batch(colog_ingest_t *ing, batch_t *b, uint64_t *parts, bool *late)
 {
@@ -1728,6 +1770,11 @@ static int flush_batch(colog_ingest_t *ing, batch_t *b, uint64_t *parts, bool *l
         ++*parts;
         a = e;
     }
+    if (colog__crash_point("ingest-committed"))
+        _exit(137);
+    ack_upto(ing, b->upto);
+    if (colog__crash_point("ingest-acked"))
+        _exit(137);
     if (ing->opts.no_auto_merge || ing->sink->merge == NULL)
         return 0;
     *late = true; /* the parts are committed; only the compaction may fail */
@@ -1838,6 +1885,7 @@ static int hand_over(colog_ingest_t *ing)
         pthread_mutex_unlock(&ing->mu);
         return rc; /* nothing written: the batch is intact, a retry may work */
     }
+    b->upto = ing->stats.rows_ok + ing->stats.rows_rejected;
     if (!ing->started)
         ing->started = pthread_create(&ing->thr, NULL, writer_main, ing) == 0;
     if (!ing->started) { /* no thread: write it here */
@@ -1888,7 +1936,10 @@ int colog_ingest_flush(colog_ingest_t *ing)
     int rc = colog__ingest_submit(ing);
     if (rc < 0)
         return rc;
-    return sync_writer(ing);
+    rc = sync_writer(ing);
+    if (rc == 0) /* the writer is idle: the rest, rejects since the last batch included */
+        ack_upto(ing, ing->stats.rows_ok + ing->stats.rows_rejected);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- public entry points */

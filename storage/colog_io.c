@@ -20,6 +20,13 @@
  *     whatever the file claims to be.
  *  3. colog__rm_rf never follows a symbolic link: a link is removed, not its
  *     target.
+ *
+ * Fault injection (tests only; colog_storage_int.h gives the contract). The
+ * write path's system calls are preceded by colog__fault("KIND"), an inline
+ * test of colog__fault_armed. Armed, colog__fault_hit counts the call in its
+ * kind (atomically: ingest writes columns from several threads) and fails the
+ * N-th one. colog__write_all asks fault_write() instead, which can also shorten
+ * a write, so the short-write loop below is exercised as well as the failures.
  */
 #include "colog_storage_int.h"
 
@@ -27,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,11 +46,177 @@
 /* Deepest directory tree colog__rm_rf descends (a part is one level). */
 #define RM_RF_MAX_DEPTH 32
 
+/* ---------------------------------------------------------------- fault injection */
+
+int colog__fault_armed; /* != 0: count calls, maybe fail one (__atomic only) */
+
+static struct {
+    int kind;        /* COLOG_FAULT_WRITE .. OPEN */
+    bool sticky;     /* fail every call from the n-th on */
+    unsigned long n; /* 0: count only */
+    int err;         /* positive errno; 0 = none (short writes) */
+    unsigned long count[COLOG_FAULT_NKINDS];
+    unsigned long fired;
+    int pending; /* short write with an error: the next write fails with it */
+    char env[64];
+} fault;
+
+static const char *const fault_names[COLOG_FAULT_NKINDS] = {
+    [COLOG_FAULT_WRITE] = "write",   [COLOG_FAULT_SHORT] = "short", [COLOG_FAULT_FSYNC] = "fsync",
+    [COLOG_FAULT_RENAME] = "rename", [COLOG_FAULT_MKDIR] = "mkdir", [COLOG_FAULT_OPEN] = "open",
+};
+
+/* The kind named by the start of s (up to ':' or the end); OFF if none. */
+static int fault_kind_of(const char *s)
+{
+    size_t n = strcspn(s, ":");
+    for (int k = 1; k < COLOG_FAULT_NKINDS; k++)
+        if (strlen(fault_names[k]) == n && strncmp(s, fault_names[k], n) == 0)
+            return k;
+    return COLOG_FAULT_OFF;
+}
+
+/* Count one call of kind k; whether it is the one to fail. */
+static bool fault_due(int k)
+{
+    __atomic_thread_fence(__ATOMIC_ACQUIRE); /* pairs with colog__fault_set's store */
+    unsigned long c = __atomic_add_fetch(&fault.count[k], 1, __ATOMIC_RELAXED);
+    int armed = fault.kind == COLOG_FAULT_SHORT ? COLOG_FAULT_WRITE : fault.kind;
+    return armed == k && fault.n > 0 && (c == fault.n || (fault.sticky && c > fault.n));
+}
+
+static int fault_fire(int err)
+{
+    __atomic_add_fetch(&fault.fired, 1, __ATOMIC_RELAXED);
+    errno = err;
+    return -err;
+}
+
+int colog__fault_hit(const char *site)
+{
+    int k = fault_kind_of(site);
+    if (k == COLOG_FAULT_OFF || k == COLOG_FAULT_SHORT)
+        return 0;
+    if (!fault_due(k))
+        return 0;
+    return fault.kind == COLOG_FAULT_SHORT ? 0 : fault_fire(fault.err);
+}
+
+/* For colog__write_all: 0 to write *len bytes (possibly cut in half), or the
+ * injected error (errno set). */
+static int fault_write(size_t *len)
+{
+    int pend = __atomic_exchange_n(&fault.pending, 0, __ATOMIC_RELAXED);
+    if (pend)
+        return fault_fire(pend);
+    if (!fault_due(COLOG_FAULT_WRITE))
+        return 0;
+    if (fault.kind == COLOG_FAULT_WRITE || *len < 2)
+        return fault.err ? fault_fire(fault.err) : 0;
+    *len /= 2; /* a short write: the caller must loop for the rest */
+    __atomic_add_fetch(&fault.fired, 1, __ATOMIC_RELAXED);
+    if (fault.err)
+        __atomic_store_n(&fault.pending, fault.err, __ATOMIC_RELAXED);
+    return 0;
+}
+
+void colog__fault_set(int kind, unsigned long n, int err)
+{
+    static const int defaults[COLOG_FAULT_NKINDS] = {
+        [COLOG_FAULT_WRITE] = ENOSPC, [COLOG_FAULT_FSYNC] = EIO,   [COLOG_FAULT_RENAME] = EIO,
+        [COLOG_FAULT_MKDIR] = ENOSPC, [COLOG_FAULT_OPEN] = EMFILE,
+    };
+    int k = kind & ~COLOG_FAULT_STICKY;
+    __atomic_store_n(&colog__fault_armed, 0, __ATOMIC_SEQ_CST);
+    memset(fault.count, 0, sizeof fault.count);
+    fault.fired = 0;
+    fault.pending = 0;
+    if (k <= COLOG_FAULT_OFF || k >= COLOG_FAULT_NKINDS) {
+        fault.kind = COLOG_FAULT_OFF;
+        return;
+    }
+    fault.kind = k;
+    fault.sticky = (kind & COLOG_FAULT_STICKY) != 0;
+    fault.n = n;
+    fault.err = err > 0 ? err : defaults[k];
+    __atomic_store_n(&colog__fault_armed, 1, __ATOMIC_SEQ_CST);
+}
+
+unsigned long colog__fault_count(int kind)
+{
+    int k = kind == COLOG_FAULT_SHORT ? COLOG_FAULT_WRITE : kind;
+    if (k <= COLOG_FAULT_OFF || k >= COLOG_FAULT_NKINDS)
+        return 0;
+    return __atomic_load_n(&fault.count[k], __ATOMIC_RELAXED);
+}
+
+unsigned long colog__fault_fired(void)
+{
+    return __atomic_load_n(&fault.fired, __ATOMIC_RELAXED);
+}
+
+static int errno_parse(const char *s)
+{
+    static const struct {
+        const char *name;
+        int err;
+    } names[] = {{"ENOSPC", ENOSPC}, {"EIO", EIO},       {"EDQUOT", EDQUOT}, {"EROFS", EROFS},
+                 {"EMFILE", EMFILE}, {"EACCES", EACCES}, {"EINTR", EINTR}};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(s, names[i].name) == 0)
+            return names[i].err;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *s && *end == 0 && v > 0 && v < 4096 ? (int)v : -1;
+}
+
+/* A line on stderr at exit, so a script can tell whether its fault fired. */
+static void fault_report(void)
+{
+    fprintf(stderr,
+            "colog: COLOG_FAULT=%s: %lu fault(s) injected; calls seen: write %lu, fsync %lu, "
+            "rename %lu, mkdir %lu, open %lu\n",
+            fault.env, colog__fault_fired(), colog__fault_count(COLOG_FAULT_WRITE),
+            colog__fault_count(COLOG_FAULT_FSYNC), colog__fault_count(COLOG_FAULT_RENAME),
+            colog__fault_count(COLOG_FAULT_MKDIR), colog__fault_count(COLOG_FAULT_OPEN));
+}
+
+/* COLOG_FAULT=KIND:N[+][:ERRNO], read once before main(). */
+__attribute__((constructor)) static void fault_from_env(void)
+{
+    const char *e = getenv("COLOG_FAULT");
+    if (e == NULL || e[0] == 0)
+        return;
+    snprintf(fault.env, sizeof fault.env, "%s", e);
+    int kind = fault_kind_of(e);
+    const char *c = strchr(e, ':');
+    char *end = NULL;
+    unsigned long n = c ? strtoul(c + 1, &end, 10) : 0;
+    bool sticky = end && *end == '+';
+    if (sticky)
+        end++;
+    int err = end && *end == ':' ? errno_parse(end + 1) : 0;
+    if (kind == COLOG_FAULT_OFF || c == NULL || end == c + 1 || (*end != 0 && *end != ':') ||
+        err < 0) {
+        fprintf(stderr,
+                "colog: COLOG_FAULT=%s: ignored (expected KIND:N[+][:ERRNO], KIND one of "
+                "write short fsync rename mkdir open)\n",
+                e);
+        return;
+    }
+    colog__fault_set(kind | (sticky ? COLOG_FAULT_STICKY : 0), n, err);
+    atexit(fault_report);
+}
+
+/* ---------------------------------------------------------------- whole reads and writes */
+
 int colog__write_all(int fd, const void *buf, size_t len)
 {
     const uint8_t *p = buf;
     while (len > 0) {
-        ssize_t k = write(fd, p, len);
+        size_t n = len;
+        int frc = colog__fault_armed_now() ? fault_write(&n) : 0;
+        ssize_t k = frc < 0 ? -1 : write(fd, p, n);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
@@ -83,7 +257,7 @@ int colog__pread_all(int fd, void *buf, size_t len, uint64_t off)
 
 int colog__fsync_fd(int fd)
 {
-    while (fsync(fd) < 0) {
+    while (colog__fault("fsync") < 0 || fsync(fd) < 0) {
         if (errno == EINTR)
             continue;
         int err = -errno;
@@ -95,7 +269,8 @@ int colog__fsync_fd(int fd)
 /* fsync the directory dirfd/name (name "." for dirfd itself). */
 static int fsync_dirat(int dirfd, const char *name)
 {
-    int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int fd =
+        colog__fault("open") < 0 ? -1 : openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) {
         int err = -errno;
         return colog_seterr(err, "%s: open: %s", name, strerror(-err));
@@ -179,7 +354,9 @@ int colog__write_file_durable(int dirfd, const char *name, const void *buf, size
         rc = -errno;
         return colog_seterr(rc, "%s: unlink: %s", tmp, strerror(-rc));
     }
-    int fd = openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
+    int fd = colog__fault("open") < 0
+                 ? -1
+                 : openat(dirfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0644);
     if (fd < 0) {
         rc = -errno;
         return colog_seterr(rc, "%s: open: %s", tmp, strerror(-rc));
@@ -201,7 +378,7 @@ int colog__write_file_durable(int dirfd, const char *name, const void *buf, size
         goto out_unlink;
     }
     fd = -1;
-    if (renameat(dirfd, tmp, dirfd, name) < 0) {
+    if (colog__fault("rename") < 0 || renameat(dirfd, tmp, dirfd, name) < 0) {
         rc = -errno;
         colog_seterr(rc, "%s: rename: %s", name, strerror(-rc));
         goto out_unlink;

@@ -1013,7 +1013,7 @@ int colog__ledger_append(colog_ledger_t *l, const char *kind, const char *fields
         colog_seterr(rc, "%s: append: %s", l->disp, colog_strerror(rc));
         goto out_unlock;
     }
-    while (fdatasync(l->fd) < 0) {
+    while (colog__fault("fsync") < 0 || fdatasync(l->fd) < 0) {
         if (errno == EINTR)
             continue;
         rc = -errno;
@@ -1045,6 +1045,16 @@ const char *colog__ledger_last(const colog_ledger_t *l, uint64_t *seq, uint8_t h
     if (hash)
         memcpy(hash, l->hash, 32);
     return l->last;
+}
+
+bool colog__ledger_broken(colog_ledger_t *l)
+{
+    if (!l)
+        return false;
+    pthread_mutex_lock(&l->mu);
+    bool b = l->broken;
+    pthread_mutex_unlock(&l->mu);
+    return b;
 }
 
 void colog__ledger_close(colog_ledger_t *l)

@@ -60,6 +60,10 @@ int colog__ledger_append(colog_ledger_t *l, const char *kind, const char *fields
 /* The last entry: its line (without the newline, NUL-terminated, borrowed until
  * the next append), sequence number and hash. */
 const char *colog__ledger_last(const colog_ledger_t *l, uint64_t *seq, uint8_t hash[32]);
+/* Whether an append failed after its line may have reached the file (its
+ * fdatasync, or cutting back a failed write, failed): the entry may be the
+ * file's last one, and the handle refuses further appends. */
+bool colog__ledger_broken(colog_ledger_t *l);
 void colog__ledger_close(colog_ledger_t *l);
 
 /* Percent-encode s for a field value: bytes outside 0x21..0x7e, '%' and '~'

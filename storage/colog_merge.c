@@ -377,6 +377,9 @@ int colog__merge_snap(colog_store_t *st, colog_snap_t *snap, int32_t day, colog_
         colog__pw_abort(pw);
         goto out_free;
     }
+    /* Test hook (tests/e2e/crash.py): every column written, nothing committed. */
+    if (colog__crash_point("merge-written"))
+        _exit(137);
     rc = colog__pw_commit(pw, sup, nsup, NULL);
     if (rc == 0 && merged)
         *merged = true;

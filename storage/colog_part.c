@@ -412,7 +412,9 @@ int colog__pw_open_ex(colog_store_t *st, colog_tier_t tier, int32_t day, uint64_
         return rc;
     }
     snprintf(pw->tmpname, sizeof pw->tmpname, "%s", tmp);
-    pw->pfd = openat(pw->dayfd, pw->tmpname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    pw->pfd = colog__fault("open") < 0
+                  ? -1
+                  : openat(pw->dayfd, pw->tmpname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (pw->pfd < 0) {
         rc = colog_seterr(-errno, "%s: open %s: %s", st->path, pw->tmpname, strerror(errno));
         colog__rm_rf(pw->dayfd, pw->tmpname);
@@ -465,6 +467,7 @@ int colog__pwcol_begin(colog_pw_t *pw, unsigned col, const colog_dictview_t *dic
     *out = h;
     return 0;
 out_free:
+    colog__colw_abort(h->w); /* fault-injection finding: leaked when colw_cold failed */
     colog__idxw_abort(h->ix);
     free(h);
     return rc;
@@ -623,7 +626,9 @@ int colog__pw_commit(colog_pw_t *pw, const uint64_t *sup, uint32_t nsup, uint64_
     if (rc)
         goto out_abort;
     {
-        int fd = openat(pw->pfd, "manifest", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        int fd = colog__fault("open") < 0
+                     ? -1
+                     : openat(pw->pfd, "manifest", O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
         if (fd < 0) {
             rc = colog_seterr(-errno, "%s: manifest: %s", pw->tmpname, strerror(errno));
             goto out_abort;

@@ -379,12 +379,39 @@ typedef struct colog_ingest colog_ingest_t;
 typedef void (*colog_reject_fn)(void *ctx, const char *src, uint64_t line, uint64_t col,
                                 const char *reason);
 
+/* Acknowledgement: the first `rows` data rows of the session's input are
+ * handled for good. Rows are counted as colog_ingest_stats_t.rows_read counts
+ * them (accepted and rejected alike), across every colog_ingest_file / _row /
+ * _json / _reject call of the session, in call order; "handled for good" means
+ * each accepted one is in a committed part (colog__pw_commit returned: renamed
+ * into place and fsynced) and each rejected one was reported. There is no
+ * write-ahead log: the count advances once per batch (opts.batch_rows, or a
+ * flush), when the writer has committed the batch's parts, before its merges.
+ * colog_ingest_file reads a pipe, socket or terminal as data arrives (through
+ * its descriptor: nothing must have been read through f before), so a batch is
+ * acknowledged once it is full, not once 4 MiB of input have come.
+ *  - Thread: the session's writer thread, right after it commits a batch
+ *    handed over (or the caller's thread inside a handover when no writer
+ *    thread could be started); the last one comes from the caller's thread
+ *    inside colog_ingest_flush / colog_ingest_finish, covering the batch they
+ *    flush and the rows rejected since the last batch. Never two calls at once;
+ *    the callback must not call into the session.
+ *  - Counts only grow: each call passes a larger count than the one before.
+ *  - After a failure that kills the session (a flush that failed before all of
+ *    its parts were committed) no more calls come. A crash or such a failure
+ *    may leave committed rows beyond the last count: a client that wants every
+ *    row exactly once resends from the last count + 1 and skips the rows it
+ *    finds already stored (an idempotency key in the data). */
+typedef void (*colog_ack_fn)(void *ctx, uint64_t rows);
+
 typedef struct colog_ingest_opts {
     size_t batch_rows;      /* rows buffered before a flush (default 1 << 20) */
     int64_t now_us;         /* wall clock for the "too far ahead" rule (0 = now) */
     colog_reject_fn reject; /* may be NULL */
     void *reject_ctx;
     bool no_auto_merge; /* don't merge days with many parts after a flush */
+    colog_ack_fn ack;   /* may be NULL (see colog_ack_fn) */
+    void *ack_ctx;
 } colog_ingest_opts_t;
 
 typedef struct colog_ingest_stats {

@@ -73,6 +73,57 @@ static inline uint64_t colog__get_u64(const uint8_t *p)
     return v;
 }
 
+/* ---------------------------------------------------------------- fault injection (colog_io.c)
+ *
+ * Test-only: makes the N-th system call of one kind on the write path fail (or,
+ * for writes, come back short), so tests can check that every failure is
+ * reported, cleaned up and recovered from. Armed by colog__fault_set (Criterion
+ * tests) or, once at start-up, by the environment:
+ *     COLOG_FAULT=KIND:N[+][:ERRNO]    e.g. write:3  fsync:1:EIO  short:2:ENOSPC
+ * N counts from 1 (0: count the calls only); "+" makes the N-th and every later
+ * call of the kind fail. With COLOG_FAULT set, a line on stderr at exit tells
+ * how many faults were injected and how many calls of each kind were seen.
+ * ERRNO is a name (ENOSPC, EIO, EDQUOT, EROFS, EMFILE, EACCES, EINTR) or a number.
+ * Disarmed, the cost at each site is one load and one predictable branch.
+ */
+enum {
+    COLOG_FAULT_OFF = 0,
+    COLOG_FAULT_WRITE = 1,  /* the N-th write() fails with ERRNO (default ENOSPC) */
+    COLOG_FAULT_SHORT = 2,  /* the N-th write() writes half its buffer and returns short;
+                             * with ERRNO, the next write() then fails with it */
+    COLOG_FAULT_FSYNC = 3,  /* the N-th fsync() / fdatasync() fails (default EIO) */
+    COLOG_FAULT_RENAME = 4, /* the N-th rename fails (default EIO) */
+    COLOG_FAULT_MKDIR = 5,  /* the N-th mkdir fails (default ENOSPC) */
+    COLOG_FAULT_OPEN = 6,   /* the N-th open fails (default EMFILE) */
+    COLOG_FAULT_NKINDS = 7,
+    COLOG_FAULT_STICKY = 0x100, /* or'ed into kind: fail the N-th and all later calls */
+};
+
+extern int colog__fault_armed; /* accessed with __atomic builtins only */
+int colog__fault_hit(const char *site);
+
+/* Call right before a write-path system call; site is its kind ("write",
+ * "fsync", "rename", "mkdir", "open"), optionally followed by ":where". Returns
+ * 0, or sets errno to the injected error and returns it negated, so a call site
+ * reads `if (colog__fault("rename") < 0 || renameat(...) != 0) { ...errno... }`. */
+static inline bool colog__fault_armed_now(void)
+{
+    return __builtin_expect(__atomic_load_n(&colog__fault_armed, __ATOMIC_RELAXED), 0);
+}
+static inline int colog__fault(const char *site)
+{
+    return colog__fault_armed_now() ? colog__fault_hit(site) : 0;
+}
+
+/* Arm (kind != OFF; n >= 1) or only count (n == 0), resetting the counters; err
+ * 0 takes the kind's default. colog__fault_set(COLOG_FAULT_OFF, 0, 0) disarms.
+ * Not thread-safe against the calls it arms: set it between operations. */
+void colog__fault_set(int kind, unsigned long n, int err);
+/* Calls of a kind seen since the last colog__fault_set (COLOG_FAULT_SHORT counts
+ * as WRITE), and how many faults were injected. */
+unsigned long colog__fault_count(int kind);
+unsigned long colog__fault_fired(void);
+
 /* ---------------------------------------------------------------- column files (colog_colfile.c)
  */
 

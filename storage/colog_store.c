@@ -247,11 +247,11 @@ static int mkdir_p(const char *path)
         if (*q != '/')
             continue;
         *q = 0;
-        if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+        if ((colog__fault("mkdir") < 0 || mkdir(buf, 0755) != 0) && errno != EEXIST)
             return colog_seterr(-errno, "%s: %s", buf, strerror(errno));
         *q = '/';
     }
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+    if ((colog__fault("mkdir") < 0 || mkdir(buf, 0755) != 0) && errno != EEXIST)
         return colog_seterr(-errno, "%s: %s", buf, strerror(errno));
     return 0;
 }
@@ -595,7 +595,7 @@ int colog__day_open(colog_store_t *st, colog_tier_t tier, int32_t day, bool crea
     }
     int fd = openat(tfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT && create) {
-        if (mkdirat(tfd, name, 0755) != 0 && errno != EEXIST)
+        if ((colog__fault("mkdir") < 0 || mkdirat(tfd, name, 0755) != 0) && errno != EEXIST)
             return colog_seterr(-errno, "%s: %s", disp, strerror(errno));
         rc = colog__fsync_fd(tfd);
         if (rc)
@@ -882,7 +882,7 @@ int colog__part_remove(int dayfd, uint64_t id)
     char name[32], del[40];
     snprintf(name, sizeof name, "p%016llx", (unsigned long long)id);
     snprintf(del, sizeof del, ".del-%s", name);
-    if (renameat(dayfd, name, dayfd, del) != 0 && errno != ENOENT)
+    if ((colog__fault("rename") < 0 || renameat(dayfd, name, dayfd, del) != 0) && errno != ENOENT)
         return -errno;
     int rc = colog__fsync_fd(dayfd);
     if (rc)
@@ -1030,7 +1030,7 @@ int colog__part_reserve(colog_store_t *st, colog_tier_t tier, int32_t day, int *
     if (rc)
         return rc == -ENOENT ? colog_seterr(rc, "day directory vanished") : rc;
     snprintf(tmpname, 32, ".tmp-p%016llx", (unsigned long long)(mx + 1));
-    if (mkdirat(fd, tmpname, 0755) != 0) {
+    if (colog__fault("mkdir") < 0 || mkdirat(fd, tmpname, 0755) != 0) {
         char disp[PATH_MAX];
         colog__day_display(st, tier, day, disp, sizeof disp);
         rc = colog_seterr(-errno, "%s/%s: mkdir: %s", disp, tmpname, strerror(errno));
@@ -1058,8 +1058,10 @@ int colog__part_publish(colog_store_t *st, colog_tier_t tier, int32_t day, int d
      * (a merged part's manifest also lists older, long removed ids). */
     size_t cap = 256 + 17 * (size_t)nsup + (extra ? strlen(extra) : 0);
     char *fields = malloc(cap);
-    if (fields == NULL)
-        return colog_seterr(COLOG_ENOMEM, "out of memory");
+    if (fields == NULL) {
+        colog__rm_rf(dayfd, tmpname); /* fault-injection finding: was left behind */
+        return colog_seterr(COLOG_ENOMEM, "%s/%s: publish: out of memory", disp, tmpname);
+    }
     int rc = 0;
     size_t off = (size_t)snprintf(
         fields, cap, "op=%s day=%s tier=%s part=%016llx rows=%llu manifest=%s sup=", op, dname,
@@ -1083,12 +1085,17 @@ int colog__part_publish(colog_store_t *st, colog_tier_t tier, int32_t day, int d
         rc = colog__ledger_append(st->ledger, "commit", fields, 0, &seq);
     free(fields);
     if (rc) {
-        colog__rm_rf(dayfd, tmpname);
+        /* Fault-injection finding: when the commit may be in the ledger (its
+         * fdatasync failed), the temp directory must stay for the next writer's
+         * recovery, which sees the commit last and undoes it with an abort.
+         * Removing it here left a commit whose part exists in no form. */
+        if (!colog__ledger_broken(st->ledger))
+            colog__rm_rf(dayfd, tmpname);
         return rc;
     }
     if (colog__crash_point("publish-before-rename"))
         _exit(137);
-    if (renameat(dayfd, tmpname, dayfd, name) != 0) {
+    if (colog__fault("rename") < 0 || renameat(dayfd, tmpname, dayfd, name) != 0) {
         rc = colog_seterr(-errno, "%s/%s: rename to %s: %s", disp, tmpname, name, strerror(errno));
         colog__rm_rf(dayfd, tmpname);
         char ab[40];
@@ -1146,7 +1153,7 @@ static int day_unlink(colog_store_t *st, int32_t day, uint64_t *bytes)
             return rc;
         if (bytes)
             *bytes += colog__du(tfd, name);
-        if (renameat(tfd, name, tfd, del) != 0) {
+        if (colog__fault("rename") < 0 || renameat(tfd, name, tfd, del) != 0) {
             if (errno == ENOENT)
                 goto rm; /* absent, or renamed by an interrupted removal */
             char disp[PATH_MAX];
@@ -1163,7 +1170,7 @@ static int day_unlink(colog_store_t *st, int32_t day, uint64_t *bytes)
             return colog_seterr(rc, "%s/%s: remove: %s", t ? st->cold_path : "hot", del,
                                 colog_strerror(rc));
         if ((rc = colog__fsync_fd(tfd)) != 0)
-            return colog_seterr(rc, "fsync: %s", colog_strerror(rc));
+            return colog_seterr(rc, "%s: fsync: %s", t ? st->cold_path : "hot", colog_strerror(rc));
     }
     return 0;
 }

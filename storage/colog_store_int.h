@@ -98,7 +98,9 @@ int colog__part_publish(colog_store_t *st, colog_tier_t tier, int32_t day, int d
                         const char *tmpname, const uint8_t manifest_sha[32], uint64_t rows,
                         const uint64_t *sup, uint32_t nsup, const char *op, const char *extra);
 /* (On a failure before the rename, publish removes the temp directory and, if
- * the ledger already has the commit, appends its abort.) */
+ * the ledger already has the commit, appends its abort; but when the commit may
+ * be in the ledger without publish knowing (colog__ledger_broken), the temp
+ * directory stays for the next writer's recovery to undo.) */
 /* Remove a whole day from every tier: ledger "delete why=WHY" first, then each
  * tier's day directory is renamed to .del-DAY and deleted. *bytes (may be NULL)
  * gets the bytes freed. */

@@ -1,6 +1,6 @@
 /*
  * cmd_ingest.c — `colog ingest STORE [--format csv|ndjson|auto|NAME] [--rejects
- * FILE] [--batch-rows N] [--now TIME] [FILE...]`: append events.
+ * FILE] [--batch-rows N] [--now TIME] [--acks] [FILE...]`: append events.
  *
  * No FILE, or "-", reads stdin. Rejected rows go to the --rejects file as
  * "FILE:LINE:COL: reason" lines (or, without it, the first few to stderr); the
@@ -12,8 +12,20 @@
  * (norm_ingest_line); year-less syslog times take their year from --now (or
  * the clock), zone-less times are in the store's zone. Lines of a known format
  * that are not traffic records are counted as skipped.
+ *
+ * --acks prints "acked N" on stdout (flushed) each time the first N input rows,
+ * across all the FILEs in order, are handled for good: accepted ones in
+ * committed parts, rejected ones reported (colog_ack_fn; no write-ahead log, so
+ * at least once per batch, and once more at the end). For csv and ndjson, N
+ * counts data rows as the library does (CSV records after the header, NDJSON
+ * lines that are not blank). For log formats, N counts lines, blank, skipped
+ * and rejected ones included: each line gives the library one row (accepted or
+ * rejected) or none (skipped), so the library's row counts are turned into
+ * line counts through marks, kept from the reader's thread for the rows not yet
+ * acknowledged (acks_t).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +59,91 @@ static void on_reject(void *ctx, const char *src, uint64_t line, uint64_t col, c
                 why);
     else
         fprintf(f, "%s:%llu: %s\n", src, (unsigned long long)line, why);
+}
+
+/*
+ * --acks. The library calls ack_rows from its writer thread (or the caller's,
+ * at the end) while the reader's thread goes on, so the state is under mu.
+ * Log formats: a mark (row, line) says that library row `row` came from input
+ * line `line`, and so did each later row r from line + (r - row) until the next
+ * mark: a mark is added when a row follows a skipped line (or is the first).
+ * Rows [0, N) handled means lines up to the one before the line of row N + 1,
+ * or, if that row is not read yet, every line read to the end (no line in
+ * progress has given the library a row that N counts: the library counts a
+ * handover's rows before the row that triggers it).
+ */
+typedef struct mark {
+    uint64_t row, line;
+} mark_t;
+
+typedef struct acks {
+    pthread_mutex_t mu;
+    bool lines;      /* count input lines (log formats), not library rows */
+    uint64_t last;   /* the last N printed */
+    uint64_t rows;   /* library rows given by the lines done (log formats) */
+    uint64_t nlines; /* lines done */
+    mark_t *marks;   /* marks[head .. n): rows not yet acknowledged */
+    size_t head, n, cap;
+    int err; /* out of memory for marks: no more acks */
+} acks_t;
+
+static void ack_print(acks_t *a, uint64_t n)
+{
+    if (n <= a->last)
+        return;
+    a->last = n;
+    printf("acked %llu\n", (unsigned long long)n);
+    fflush(stdout);
+}
+
+/* colog_ack_fn: rows [0, rows) of the library's count are handled. */
+static void ack_rows(void *ctx, uint64_t rows)
+{
+    acks_t *a = ctx;
+    pthread_mutex_lock(&a->mu);
+    if (!a->lines) {
+        ack_print(a, rows);
+    } else if (a->err == 0) {
+        uint64_t want = rows + 1, line = a->nlines;
+        if (want <= a->rows) { /* row rows + 1 is read: a mark covers it */
+            while (a->n - a->head >= 2 && a->marks[a->head + 1].row <= want)
+                a->head++;
+            const mark_t *m = &a->marks[a->head];
+            line = m->line + (want - m->row) - 1;
+        }
+        ack_print(a, line);
+    }
+    pthread_mutex_unlock(&a->mu);
+}
+
+/* A line is done; it gave the library `got` rows (0 or 1). */
+static void ack_line(acks_t *a, uint64_t got)
+{
+    pthread_mutex_lock(&a->mu);
+    a->nlines++;
+    a->rows += got;
+    const mark_t *m = a->n > 0 ? &a->marks[a->n - 1] : NULL;
+    if (got && a->err == 0 && (m == NULL || m->line - m->row != a->nlines - a->rows)) {
+        if (a->n == a->cap && a->head > 0) { /* drop the marks no ack needs any more */
+            memmove(a->marks, a->marks + a->head, (a->n - a->head) * sizeof *a->marks);
+            a->n -= a->head;
+            a->head = 0;
+        }
+        if (a->n == a->cap) {
+            size_t nc = a->cap ? 2 * a->cap : 256;
+            mark_t *nm = realloc(a->marks, nc * sizeof *nm);
+            if (nm == NULL) {
+                a->err = COLOG_ENOMEM;
+                fputs("colog: ingest: out of memory for --acks: no more acks\n", stderr);
+            } else {
+                a->marks = nm;
+                a->cap = nc;
+            }
+        }
+        if (a->err == 0)
+            a->marks[a->n++] = (mark_t){a->rows, a->nlines};
+    }
+    pthread_mutex_unlock(&a->mu);
 }
 
 static double now_s(void)
@@ -93,8 +190,9 @@ static int progress_close(void *cookie)
     return 0;
 }
 
-/* Read f line by line into the normalizer session. 0 or a negative error. */
-static int ingest_lines(norm_session_t *ns, FILE *f, const char *src)
+/* Read f line by line into the normalizer session, telling acks (may be NULL)
+ * about each line. 0 or a negative error. */
+static int ingest_lines(norm_session_t *ns, FILE *f, const char *src, acks_t *acks)
 {
     char *line = NULL;
     size_t cap = 0;
@@ -108,10 +206,13 @@ static int ingest_lines(norm_session_t *ns, FILE *f, const char *src)
             len--;
         if (len > 0 && line[len - 1] == '\r')
             len--;
+        uint64_t before = ns->stats.records + ns->stats.rejected;
         rc = norm_ingest_line(ns, line, len, src, lineno);
         if (rc < 0)
             break;
         rc = 0;
+        if (acks)
+            ack_line(acks, ns->stats.records + ns->stats.rejected - before);
     }
     if (rc == 0 && ferror(f)) {
         int e = errno ? errno : EIO;
@@ -152,6 +253,7 @@ int cmd_ingest(int argc, char **argv)
     memset(&opts, 0, sizeof opts);
     const char **files = calloc((size_t)argc + 1, sizeof *files);
     int nfiles = 0, rc, status = EXIT_OK;
+    bool want_acks = false;
     if (files == NULL)
         return cli_usage("ingest: out of memory");
     for (int i = 1; i < argc; i++) {
@@ -191,6 +293,8 @@ int cmd_ingest(int argc, char **argv)
                 free(files);
                 return cli_usage("ingest: --now needs a time (RFC 3339 or epoch seconds)");
             }
+        } else if (strcmp(argv[i], "--acks") == 0) {
+            want_acks = true;
         } else if (strcmp(argv[i], "-") != 0 && argv[i][0] == '-') {
             free(files);
             return cli_usage("ingest: unknown option '%s'", argv[i]);
@@ -217,6 +321,12 @@ int cmd_ingest(int argc, char **argv)
     }
     opts.reject = on_reject;
     opts.reject_ctx = &rj;
+    acks_t acks = {.lines = lines};
+    pthread_mutex_init(&acks.mu, NULL);
+    if (want_acks) {
+        opts.ack = ack_rows;
+        opts.ack_ctx = &acks;
+    }
     colog_store_t *st;
     colog_ingest_t *ing = NULL;
     colog_ingest_stats_t stats;
@@ -258,7 +368,7 @@ int cmd_ingest(int argc, char **argv)
         colog_infmt_t ff = fmt ? fmt : is_stdin ? COLOG_IN_CSV : guess_format(files[i]);
         progress_t pg = {f, is_stdin ? "<stdin>" : files[i], 0, 0, now_s(), 0};
         FILE *rf = f;
-        if (isatty(STDERR_FILENO)) {
+        if (isatty(STDERR_FILENO) && !want_acks) { /* acks: the library reads pipes itself */
             struct stat sb;
             if (fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode))
                 pg.total = (uint64_t)sb.st_size;
@@ -270,7 +380,7 @@ int cmd_ingest(int argc, char **argv)
             }
         }
         if (lines)
-            rc = ingest_lines(ns, rf, is_stdin ? "<stdin>" : files[i]);
+            rc = ingest_lines(ns, rf, is_stdin ? "<stdin>" : files[i], want_acks ? &acks : NULL);
         else
             rc = colog_ingest_file(ing, rf, is_stdin ? "<stdin>" : files[i], ff);
         if (rf != f)
@@ -311,6 +421,8 @@ out_rejects:
         if (stats.rows_rejected)
             status = EXIT_REJECTS;
     }
+    free(acks.marks);
+    pthread_mutex_destroy(&acks.mu);
     free(ns);
     free(files);
     return status;

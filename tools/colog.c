@@ -23,7 +23,7 @@ static const struct {
      "[--ledger-key FILE] [--tz ZONE]"},
     {"ingest", cmd_ingest,
      "ingest STORE [--format csv|ndjson|auto|netscreen|srx|asa|fortigate|panos|iptables|"
-     "pfsense|cef|apache|nginx] [--rejects FILE] [--batch-rows N] [--now TIME] [FILE...]"},
+     "pfsense|cef|apache|nginx] [--rejects FILE] [--batch-rows N] [--acks] [--now TIME] [FILE...]"},
     {"query", cmd_query,
      "query STORE 'QUERY' [--format table|csv|json|ndjson] [--tz ZONE] [--threads N] "
      "[--no-index] [--explain] [--mem-mb N] [--io auto|uring|pread] [--now TIME] "

@@ -6,7 +6,7 @@ set -euo pipefail
 COLOG_PACKAGES=(build-essential cmake pkg-config clang clang-format liblz4-dev libxxhash-dev
     liburing-dev libcriterion-dev libroaring-dev libzstd-dev libsodium-dev libjansson-dev
     libarchive-dev libmicrohttpd-dev sqlite3 python3 tzdata
-    rsyslog curl bsdutils)
+    rsyslog curl bsdutils valgrind)
 
 colog_install_deps() {
     local missing=()

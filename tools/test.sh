@@ -34,9 +34,12 @@ COLOG_BIN="$BUILD/colog" COLOG_GEN="$BUILD/colog-gen" \
 
 echo "== retention, holds, archives, crash safety (CLI end to end, ASan+UBSan binary)"
 COLOG_BIN="$BUILD/colog" python3 tests/e2e/retention.py
+COLOG_BIN="$BUILD/colog" python3 tests/e2e/crash.py
+COLOG_BIN="$BUILD/colog" python3 tests/e2e/serve.py
 COLOG_BIN="$BUILD/colog" python3 tests/e2e/normalizers.py
 
 echo "== fuzz targets (libFuzzer, ASan+UBSan, 10 s each; saved crash inputs replayed)"
 tests/fuzz/run.sh --ci
+tools/valgrind_smoke.sh # memcheck over a CLI session, on a build without sanitizers (build-valgrind/)
 
 echo "== all tests passed"
