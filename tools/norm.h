@@ -52,11 +52,11 @@ typedef struct norm_rec {
 } norm_rec_t;
 
 typedef struct norm_env {
-    colog_tz_t *tz;        /* the store's zone for zone-less times (never NULL) */
-    int64_t now_us;        /* wall clock: the year of RFC 3164 times */
-    const char *host;      /* syslog sending host, or NULL */
+    colog_tz_t *tz;   /* the store's zone for zone-less times (never NULL) */
+    int64_t now_us;   /* wall clock: the year of RFC 3164 times */
+    const char *host; /* syslog sending host, or NULL */
     size_t hostlen;
-    int64_t hdr_ts_us;     /* syslog header time, 0 if none */
+    int64_t hdr_ts_us; /* syslog header time, 0 if none */
 } norm_env_t;
 
 typedef struct norm_format {
