@@ -986,9 +986,7 @@ static int check_ledger(arch_t *A)
         }
         last = seq;
         if (hashed) {
-            uint8_t got[32];
-            crypto_hash_sha256(got, (const uint8_t *)s, (unsigned long long)(n - 70));
-            if (memcmp(got, want, 32) != 0)
+            if (!colog__lline_hash_ok(s, n, NULL, want))
                 report(A, LEDGER_NAME ": line %u: entry %llu: hash mismatch", line,
                        (unsigned long long)seq);
         }

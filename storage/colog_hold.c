@@ -118,6 +118,19 @@ static int holds_write(colog_store_t *st, const colog_hold_t *h, size_t n)
     return rc;
 }
 
+/* Rewrite the readable copy after a ledger entry; a failure says the ledger
+ * already has the change. */
+static int holds_copy(colog_store_t *st, const colog_lstate_t *s, uint64_t id, const char *verb)
+{
+    int rc = holds_write(st, s->holds, s->nholds);
+    if (rc < 0) {
+        char why[768];
+        snprintf(why, sizeof why, "%s", colog_errmsg());
+        colog_seterr(rc, "hold %llu %s the ledger, but %s", (unsigned long long)id, verb, why);
+    }
+    return rc;
+}
+
 int colog_hold_add(colog_store_t *st, int32_t from, int32_t to, const char *reason,
                    uint64_t *id_out)
 {
@@ -172,12 +185,7 @@ int colog_hold_add(colog_store_t *st, int32_t from, int32_t to, const char *reas
     h[s.nholds].created = now;
     memcpy(h[s.nholds].reason, reason, strlen(reason) + 1);
     s.nholds++;
-    rc = holds_write(st, s.holds, s.nholds);
-    if (rc < 0) {
-        char why[768];
-        snprintf(why, sizeof why, "%s", colog_errmsg());
-        colog_seterr(rc, "hold %llu added to the ledger, but %s", (unsigned long long)id, why);
-    }
+    rc = holds_copy(st, &s, id, "added to");
 out_clear:
     colog__lstate_clear(&s);
 out_unlock:
@@ -218,12 +226,7 @@ int colog_hold_remove(colog_store_t *st, uint64_t id, const char *reason)
         goto out_clear;
     memmove(&s.holds[i], &s.holds[i + 1], (s.nholds - i - 1) * sizeof *s.holds);
     s.nholds--;
-    rc = holds_write(st, s.holds, s.nholds);
-    if (rc < 0) {
-        char why[768];
-        snprintf(why, sizeof why, "%s", colog_errmsg());
-        colog_seterr(rc, "hold %llu removed in the ledger, but %s", (unsigned long long)id, why);
-    }
+    rc = holds_copy(st, &s, id, "removed in");
 out_clear:
     colog__lstate_clear(&s);
 out_unlock:

@@ -392,11 +392,18 @@ static void line_hash(const uint8_t *key, const char *s, size_t n, uint8_t out[3
         crypto_hash_sha256(out, (const unsigned char *)s, n);
 }
 
+bool colog__lline_hash_ok(const char *line, size_t len, const uint8_t *key, const uint8_t hash[32])
+{
+    if (line == NULL || hash == NULL || len < UNHASHED_LEN)
+        return false;
+    uint8_t h[32];
+    line_hash(key, line, len - UNHASHED_LEN, h);
+    return sodium_memcmp(h, hash, 32) == 0;
+}
+
 static bool entry_hash_ok(const colog_lentry_t *e, const uint8_t *key)
 {
-    uint8_t h[32];
-    line_hash(key, e->line, e->len - UNHASHED_LEN, h);
-    return sodium_memcmp(h, e->hash, 32) == 0;
+    return colog__lline_hash_ok(e->line, e->len, key, e->hash);
 }
 
 /* keyid: the first 8 bytes of SHA-256 of the key. */

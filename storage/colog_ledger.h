@@ -113,6 +113,11 @@ void colog__lview_free(colog_lview_t *v);
  * if absent, COLOG_ELIMIT if cap is too small, COLOG_EPARSE if badly encoded. */
 int colog__lfield(const char *line, size_t len, const char *key, char *out, size_t cap);
 
+/* Whether a line's hash field is right: hash is the line's "hash=" value, key
+ * NULL for a plain SHA-256 chain. The one place the hash rule lives (verify and
+ * archive checks call it). line is the whole line without its newline. */
+bool colog__lline_hash_ok(const char *line, size_t len, const uint8_t *key, const uint8_t hash[32]);
+
 /* ---------------------------------------------------------------- replay */
 
 typedef struct colog_lpart {

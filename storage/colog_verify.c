@@ -138,7 +138,7 @@ static int reader_failed(verify_t *v, int rc)
 static bool chain_sound(const verify_t *v, size_t h)
 {
     const colog_lview_t *lv = v->lv;
-    uint8_t prev[32] = {0}, sum[32];
+    uint8_t prev[32] = {0};
     if (lv->keyed && v->key == NULL)
         return false;
     for (size_t i = 0; i <= h; i++) {
@@ -146,17 +146,7 @@ static bool chain_sound(const verify_t *v, size_t h)
         if (e->seq != i || memcmp(e->prev, prev, 32) != 0 || e->len < HASH_TAIL ||
             memcmp(e->line + e->len - HASH_TAIL, " hash=", 6) != 0)
             return false;
-        const unsigned char *m = (const unsigned char *)e->line;
-        unsigned long long mlen = e->len - HASH_TAIL;
-        if (lv->keyed) {
-            crypto_auth_hmacsha256_state hs;
-            crypto_auth_hmacsha256_init(&hs, v->key, 32);
-            crypto_auth_hmacsha256_update(&hs, m, mlen);
-            crypto_auth_hmacsha256_final(&hs, sum);
-        } else {
-            crypto_hash_sha256(sum, m, mlen);
-        }
-        if (memcmp(sum, e->hash, 32) != 0)
+        if (!colog__lline_hash_ok(e->line, e->len, lv->keyed ? v->key : NULL, e->hash))
             return false;
         memcpy(prev, e->hash, 32);
     }

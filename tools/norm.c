@@ -62,6 +62,20 @@ static int column_of(const colog_schema_t *schema, const char *name)
     return c;
 }
 
+/* column_of through the session's cache of field names. */
+static int session_column(norm_session_t *s, const char *name)
+{
+    for (unsigned i = 0; i < s->nseen; i++)
+        if (s->seen_name[i] == name)
+            return s->seen_col[i];
+    int c = column_of(s->schema, name);
+    if (s->nseen < sizeof s->seen_name / sizeof s->seen_name[0]) {
+        s->seen_name[s->nseen] = name;
+        s->seen_col[s->nseen++] = c;
+    }
+    return c;
+}
+
 static const char *device_column(const norm_format_t *f)
 {
     return strcmp(f->schema, "web") == 0 ? "host" : "device";
@@ -213,7 +227,7 @@ static int emit(norm_session_t *s, const norm_format_t *f, const char *src, uint
     unsigned n = 0;
     uint64_t seen = 0;
     for (unsigned i = 0; i < rec->n; i++) {
-        int c = column_of(s->schema, rec->name[i]);
+        int c = session_column(s, rec->name[i]);
         if (c < 0 || c >= COLOG_MAX_COLS || (seen >> c & 1))
             continue; /* no such column in this store (auto mode), or given twice */
         seen |= 1ull << c;

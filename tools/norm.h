@@ -174,6 +174,11 @@ typedef struct norm_session {
     norm_stats_t stats;
     norm_rec_t rec;
     char reason[512];
+    /* Column of each field name seen (normalizers name fields with static
+     * strings, so the pointer is the key): no schema search per field and row. */
+    const char *seen_name[2 * NORM_MAX_FIELDS];
+    int seen_col[2 * NORM_MAX_FIELDS];
+    unsigned nseen;
 } norm_session_t;
 
 /* Set up a session (fmt NULL = auto). tz is borrowed. 0, or a negative code
