@@ -41,7 +41,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BUF_SIZE ((size_t)4 << 20)
+#define BUF_SIZE COLOG_READ_BUF
 #define SCRATCH_CAP (COLOG_RECORD_MAX + 8)
 
 enum { REC_EOF = 0, REC_GOT = 1, REC_NEED = 2 };

@@ -178,7 +178,8 @@ typedef struct colscratch {
     uint32_t *remap; /* invariant 5 */
     size_t remap_cap;
     uint32_t *dlist; /* a day's distinct codes of one column */
-    uint32_t *doffs;
+    uint32_t *doffs; /* doffs_cap entries, grown to dlist_cap */
+    size_t doffs_cap;
     size_t dlist_cap;
     char *dbytes;
     size_t dbytes_cap;
@@ -553,7 +554,7 @@ static int arena_reserve(batch_t *b, size_t len)
     size_t need = b->arena_len + len;
     if (need > UINT32_MAX)
         return colog_seterr(COLOG_ELIMIT, "ingest: string bytes of one batch exceed 4 GiB");
-    size_t cap = b->arena_cap ? b->arena_cap * 2 : (size_t)1 << 20;
+    size_t cap = b->arena_cap ? b->arena_cap * 2 : (size_t)64 << 10; /* doubles quickly */
     /* Don't double far past the flush bound: the arena never grows much beyond it. */
     if (cap > COLOG_INGEST_ARENA_MAX + ((size_t)4 << 20))
         cap = COLOG_INGEST_ARENA_MAX + ((size_t)4 << 20);
@@ -1480,11 +1481,14 @@ static int build_day_dict(colscratch_t *ws, const batch_t *b, const colbuf_t *cb
             total += in->str[list[i]].len;
         if (total > UINT32_MAX)
             return colog_seterr(COLOG_ELIMIT, "ingest: a day's dictionary exceeds 4 GiB");
-        size_t cap = ws->dlist_cap; /* doffs is sized like dlist */
-        uint32_t *offs = realloc(ws->doffs, cap * sizeof *offs);
-        if (offs == NULL)
-            return colog_seterr(COLOG_ENOMEM, "ingest: out of memory (day dictionary)");
-        ws->doffs = offs;
+        if (ws->doffs_cap < ws->dlist_cap) { /* doffs is sized like dlist */
+            uint32_t *offs = realloc(ws->doffs, ws->dlist_cap * sizeof *offs);
+            if (offs == NULL)
+                return colog_seterr(COLOG_ENOMEM, "ingest: out of memory (day dictionary)");
+            ws->doffs = offs;
+            ws->doffs_cap = ws->dlist_cap;
+        }
+        uint32_t *offs = ws->doffs;
         if (total + 1 > ws->dbytes_cap) {
             char *bytes = realloc(ws->dbytes, total + 1);
             if (bytes == NULL)

@@ -42,6 +42,16 @@ int colog_schema_format(const colog_schema_t *s, char *buf, size_t cap);
  * one is rejected and skipped up to the next newline. */
 #define COLOG_RECORD_MAX 65536u
 
+/* Bytes of the CSV and NDJSON readers' input buffer. A build may define it
+ * smaller (the fuzz targets use 96 KiB: crossing buffer boundaries often, and
+ * sanitizers handle a small buffer without mapping memory for every input); it
+ * must hold a whole record and its line ending with room to spare. */
+#ifndef COLOG_READ_BUF
+#define COLOG_READ_BUF ((size_t)4 << 20)
+#endif
+_Static_assert(COLOG_READ_BUF >= (size_t)COLOG_RECORD_MAX + 4096,
+               "COLOG_READ_BUF must hold a record of COLOG_RECORD_MAX bytes");
+
 /* Longest piece of a bad value quoted in a reject reason (then "..."). */
 #define COLOG_SHOW_MAX 64u
 

@@ -34,7 +34,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BUF_SIZE ((size_t)4 << 20)
+#define BUF_SIZE COLOG_READ_BUF
 
 typedef struct lines {
     FILE *f;

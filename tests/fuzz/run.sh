@@ -72,7 +72,7 @@ fi
 
 PKGS=(liblz4 libxxhash libsodium liburing libzstd jansson libarchive)
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer ${FUZZ_CFLAGS:-}"
-CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 $SAN -Istorage -Iquery $(pkg-config --cflags "${PKGS[@]}")"
+CFLAGS="-std=c17 -D_GNU_SOURCE -g -O1 $SAN -DCOLOG_READ_BUF=98304 -Istorage -Iquery $(pkg-config --cflags "${PKGS[@]}")"
 WARN="-Wall -Wextra -Wshadow -Wcast-align -Wstrict-prototypes -Wswitch-enum -Wundef -Wpointer-arith -Wno-switch-default"
 LIBS="$(pkg-config --libs "${PKGS[@]}") -lroaring -lpthread -lm"
 
