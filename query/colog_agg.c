@@ -27,9 +27,40 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <xxhash.h>
 
 #include "colog_agg.h"
+
+/* ---------------------------------------------------------------- big tables */
+
+/* Zeroed memory for a hash table of `bytes`. Tables past a few MiB are probed
+ * at random, one cache miss a row; on 4 KiB pages each of those is a TLB miss
+ * and a page walk too, and the first touch of each page a fault. Mapping them
+ * with transparent huge pages (where the kernel allows: madvise mode) cuts both.
+ * Free with tab_free(p, bytes). */
+#define TAB_MMAP_MIN ((size_t)4 << 20)
+
+static void *tab_alloc(size_t bytes)
+{
+    if (bytes < TAB_MMAP_MIN)
+        return calloc(1, bytes);
+    void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    (void)madvise(p, bytes, MADV_HUGEPAGE); /* advice only: fine if refused */
+    return p;
+}
+
+static void tab_free(void *p, size_t bytes)
+{
+    if (p == NULL)
+        return;
+    if (bytes < TAB_MMAP_MIN)
+        free(p);
+    else
+        munmap(p, bytes);
+}
 
 /* ---------------------------------------------------------------- interning */
 
@@ -48,7 +79,7 @@ typedef struct intern {
 
 static void intern_free(intern_t *t)
 {
-    free(t->slot);
+    tab_free(t->slot, t->cap * sizeof *t->slot);
     free(t->hash);
     free(t->sp);
     free(t->sl);
@@ -67,7 +98,7 @@ static bool intern_eq(const intern_t *t, uint32_t id, const void *p, uint32_t le
 static int intern_grow(intern_t *t)
 {
     size_t nc = t->cap ? 2 * t->cap : 1024;
-    uint32_t *ns = calloc(nc, sizeof *ns);
+    uint32_t *ns = tab_alloc(nc * sizeof *ns);
     if (ns == NULL)
         return COLOG_ENOMEM;
     for (size_t id = 0; id < t->n; id++) {
@@ -76,7 +107,7 @@ static int intern_grow(intern_t *t)
             i = (i + 1) & (nc - 1);
         ns[i] = (uint32_t)id + 1;
     }
-    free(t->slot);
+    tab_free(t->slot, t->cap * sizeof *t->slot);
     t->slot = ns;
     t->cap = nc;
     return 0;
@@ -189,7 +220,7 @@ typedef struct gtab {
 static int gtab_grow(gtab_t *g)
 {
     size_t nc = g->cap ? 2 * g->cap : 1024;
-    uint64_t *ns = calloc(nc, sizeof *ns);
+    uint64_t *ns = tab_alloc(nc * sizeof *ns);
     if (ns == NULL)
         return COLOG_ENOMEM;
     for (size_t id = 0; id < g->n; id++) {
@@ -198,7 +229,7 @@ static int gtab_grow(gtab_t *g)
             i = (i + 1) & (nc - 1);
         ns[i] = (g->hash[id] >> 32 << 32) | (id + 1);
     }
-    free(g->slot);
+    tab_free(g->slot, g->cap * sizeof *g->slot);
     g->slot = ns;
     g->cap = nc;
     return 0;
@@ -266,7 +297,7 @@ static int64_t gtab_get(gtab_t *g, const uint64_t *key)
 
 static void gtab_free(gtab_t *g)
 {
-    free(g->slot);
+    tab_free(g->slot, g->cap * sizeof *g->slot);
     free(g->keys);
     free(g->hash);
 }
@@ -281,7 +312,7 @@ static int pairset_reserve(pairset_t *s, size_t more)
 {
     while ((s->n + more) * 2 > s->cap) {
         size_t nc = s->cap ? 2 * s->cap : 1024;
-        uint64_t *nk = calloc(nc * 2, 8);
+        uint64_t *nk = tab_alloc(nc * 2 * 8);
         if (nk == NULL)
             return COLOG_ENOMEM;
         for (size_t i = 0; i < s->cap; i++) {
@@ -293,7 +324,7 @@ static int pairset_reserve(pairset_t *s, size_t more)
             nk[2 * j] = s->k[2 * i];
             nk[2 * j + 1] = s->k[2 * i + 1];
         }
-        free(s->k);
+        tab_free(s->k, s->cap * 2 * 8);
         s->k = nk;
         s->cap = nc;
     }
@@ -837,7 +868,7 @@ void colog__agg_free(colog_agg_t *x)
         free(x->agg[k].cnt);
         free(x->agg[k].acc.u);
         free(x->agg[k].pbest);
-        free(x->agg[k].ps.k);
+        tab_free(x->agg[k].ps.k, x->agg[k].ps.cap * 2 * 8);
     }
     for (unsigned c = 0; c < COLOG_MAX_COLS; c++)
         free(x->remap[c]);
