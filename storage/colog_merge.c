@@ -16,10 +16,15 @@
  *  4. The new part lists every merged part, and every part those had replaced,
  *     as superseded (colog_store.c invariant 2), and is committed before any of
  *     them is removed.
- * Memory: 10 bytes per row of the day (time + source) plus one decoded block per
- * input part and the merged dictionaries.
+ *  5. Step 2 runs on several threads, one column each at a time (merge_columns):
+ *     columns are independent once src[] is known, and the dictionary merges,
+ *     encodings, LZ4 and bitmap indexes of a wide day take seconds.
+ * Memory: 10 bytes per row of the day (time + source) plus, per thread, one
+ * decoded block per input part and the merged dictionaries of its column.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,6 +32,7 @@
 #include "colog_store_int.h"
 
 #define MERGE_MAX_PARTS 4096
+#define MERGE_THREADS 4 /* columns written at once (at most; fewer with fewer cores) */
 
 typedef struct cursor {
     colog_part_t *p;
@@ -214,6 +220,7 @@ static int merge_column(colog_pw_t *pw, colog_part_t **parts, size_t np, unsigne
     mdict_t md;
     bool dict = colog_type_is_dict(type);
     int rc = 0;
+    colog_pwcol_t *h = NULL;
     cursor_t *cur = calloc(np, sizeof *cur);
     uint64_t *vals = malloc(CHUNK * sizeof *vals);
     uint8_t *valid = malloc(CHUNK / 8);
@@ -229,7 +236,7 @@ static int merge_column(colog_pw_t *pw, colog_part_t **parts, size_t np, unsigne
         if (rc)
             goto out;
     }
-    rc = colog__pw_col_begin(pw, col, dict ? &md.view : NULL);
+    rc = colog__pwcol_begin(pw, col, dict ? &md.view : NULL, &h);
     if (rc)
         goto out;
     uint32_t *codes = (uint32_t *)vals; /* dictionary columns use 4-byte codes */
@@ -278,17 +285,89 @@ static int merge_column(colog_pw_t *pw, colog_part_t **parts, size_t np, unsigne
                 break;
             }
         }
-        rc = colog__pw_col_append(pw, vals, any_null ? valid : NULL, n);
+        rc = colog__pwcol_append(h, vals, any_null ? valid : NULL, n);
         if (rc)
             goto out;
     }
-    rc = colog__pw_col_end(pw);
+    rc = colog__pwcol_end(h); /* frees h whatever the result */
+    h = NULL;
 out:
+    if (h)
+        colog__pwcol_abort(h);
     mdict_free(&md, np);
     free(cur);
     free(vals);
     free(valid);
     return rc;
+}
+
+/* Step 2 for every column but time, on up to MERGE_THREADS threads (this one
+ * included): each takes the next column not yet taken. Different columns of one
+ * part use different column readers and writer handles, so the threads share
+ * nothing but the counter, the first error and the read-only src[]. */
+typedef struct mjob {
+    colog_pw_t *pw;
+    colog_part_t **parts;
+    size_t np;
+    const colog_schema_t *schema;
+    const uint16_t *src;
+    uint64_t total;
+    pthread_mutex_t mu;
+    unsigned next; /* next column to take (mu) */
+    int rc;        /* first error (mu) */
+    char msg[1024];
+} mjob_t;
+
+static void *merge_worker(void *arg)
+{
+    mjob_t *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        unsigned c = j->rc == 0 && j->next < j->schema->ncols ? j->next++ : 0;
+        pthread_mutex_unlock(&j->mu);
+        if (c == 0)
+            return NULL;
+        int rc = merge_column(j->pw, j->parts, j->np, c, j->schema->cols[c].type, j->src, j->total);
+        if (rc) {
+            pthread_mutex_lock(&j->mu);
+            if (j->rc == 0) { /* colog_errmsg() is per thread: keep the first */
+                j->rc = rc;
+                snprintf(j->msg, sizeof j->msg, "%s", colog_errmsg());
+            }
+            pthread_mutex_unlock(&j->mu);
+            return NULL;
+        }
+    }
+}
+
+static int merge_columns(colog_store_t *st, colog_pw_t *pw, colog_part_t **parts, size_t np,
+                         const uint16_t *src, uint64_t total)
+{
+    mjob_t j = {.pw = pw,
+                .parts = parts,
+                .np = np,
+                .schema = &st->schema,
+                .src = src,
+                .total = total,
+                .next = 1};
+    if (pthread_mutex_init(&j.mu, NULL) != 0)
+        return colog_seterr(COLOG_ENOMEM, "merge: cannot create a mutex");
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned nthr = cores < 1 ? 1 : cores > MERGE_THREADS ? MERGE_THREADS : (unsigned)cores;
+    if (nthr > st->schema.ncols - 1)
+        nthr = st->schema.ncols - 1;
+    pthread_t th[MERGE_THREADS];
+    unsigned started = 0;
+    /* No extra thread (none could be made) is fine: this one does all columns. */
+    while (started + 1 < nthr && pthread_create(&th[started], NULL, merge_worker, &j) == 0)
+        started++;
+    merge_worker(&j);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&j.mu);
+    if (j.rc)
+        return colog_seterr(j.rc, "%s", j.msg);
+    return 0;
 }
 
 int colog_store_merge_day(colog_store_t *st, int32_t day, unsigned max_parts, bool *merged)
@@ -371,8 +450,8 @@ int colog__merge_snap(colog_store_t *st, colog_snap_t *snap, int32_t day, colog_
     }
     if (rc == 0)
         rc = colog__pw_col_end(pw);
-    for (unsigned c = 1; rc == 0 && c < st->schema.ncols; c++)
-        rc = merge_column(pw, parts, np, c, st->schema.cols[c].type, src, total);
+    if (rc == 0)
+        rc = merge_columns(st, pw, parts, np, src, total);
     if (rc) {
         colog__pw_abort(pw);
         goto out_free;
