@@ -327,11 +327,50 @@ static void runner_free(runner_t *R)
     free(R->tasks);
 }
 
+/* Days' snapshots are opened on several threads: opening a part reads its
+ * manifest and the dictionaries and index tables the query needs, which is most
+ * of a selective query's time once a store holds months of days. */
+typedef struct snapjob {
+    runner_t *R;
+    colog_store_t *st;
+    const int32_t *days; /* in range, ascending */
+    size_t n;
+    colog_snap_t **out; /* per day */
+    pthread_mutex_t mu;
+    size_t next; /* mu */
+    int rc;      /* first error (mu) */
+    char msg[1024];
+} snapjob_t;
+
+static void *snap_worker(void *arg)
+{
+    snapjob_t *j = arg;
+    runner_t *R = j->R;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        size_t d = j->rc == 0 && j->next < j->n ? j->next++ : SIZE_MAX;
+        pthread_mutex_unlock(&j->mu);
+        if (d == SIZE_MAX)
+            return NULL;
+        int rc = colog_snap_day_ex(j->st, j->days[d], R->pl.colmask,
+                                   R->opts->skip_damaged ? warn_damaged : NULL, R, &j->out[d]);
+        if (rc) {
+            pthread_mutex_lock(&j->mu);
+            if (j->rc == 0) { /* colog_errmsg() is per thread: keep the first */
+                j->rc = rc;
+                snprintf(j->msg, sizeof j->msg, "%s", colog_errmsg());
+            }
+            pthread_mutex_unlock(&j->mu);
+            return NULL;
+        }
+    }
+}
+
 /* Snapshot the days in range and list the parts that may hold rows. */
-static int collect(runner_t *R, colog_store_t *st)
+static int collect(runner_t *R, colog_store_t *st, unsigned nopen)
 {
     int32_t *days = NULL;
-    size_t ndays = 0, capp = 0;
+    size_t ndays = 0, capp = 0, nin = 0;
     int rc = colog_store_days(st, &days, &ndays);
     if (rc)
         return rc;
@@ -344,15 +383,38 @@ static int collect(runner_t *R, colog_store_t *st)
     raise_nofile();
     int32_t dlo = R->pl.lo == INT64_MIN ? INT32_MIN : colog_day_of(R->pl.lo);
     int32_t dhi = R->pl.hi == INT64_MAX ? INT32_MAX : colog_day_of(R->pl.hi);
-    for (size_t d = 0; d < ndays; d++) {
-        if (days[d] < dlo || days[d] > dhi)
-            continue;
-        colog_snap_t *s;
-        rc = colog_snap_day_ex(st, days[d], R->pl.colmask,
-                               R->opts->skip_damaged ? warn_damaged : NULL, R, &s);
-        if (rc)
-            goto out;
-        R->snaps[R->nsnaps++] = s;
+    for (size_t d = 0; d < ndays; d++) /* the days in range, in place */
+        if (days[d] >= dlo && days[d] <= dhi)
+            days[nin++] = days[d];
+
+    snapjob_t j = {.R = R, .st = st, .days = days, .n = nin, .out = R->snaps};
+    if (pthread_mutex_init(&j.mu, NULL) != 0) {
+        rc = colog_seterr(COLOG_ENOMEM, "cannot create a mutex");
+        goto out;
+    }
+    pthread_t th[8];
+    unsigned started = 0;
+    if (nopen > 8)
+        nopen = 8;
+    while (started + 1 < nopen && started + 1 < nin &&
+           pthread_create(&th[started], NULL, snap_worker, &j) == 0)
+        started++;
+    snap_worker(&j); /* this thread too (all of it if none could start) */
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(th[i], NULL);
+    pthread_mutex_destroy(&j.mu);
+    /* Keep the snapshots in day order, those opened before an error included,
+     * so that runner_free closes them. */
+    for (size_t d = 0; d < nin; d++)
+        if (R->snaps[d])
+            R->snaps[R->nsnaps++] = R->snaps[d];
+    if (j.rc) {
+        rc = colog_seterr(j.rc, "%s", j.msg);
+        goto out;
+    }
+
+    for (size_t d = 0; d < R->nsnaps; d++) {
+        colog_snap_t *s = R->snaps[d];
         for (size_t i = 0; i < colog_snap_nparts(s); i++) {
             colog_part_t *p = colog_snap_part(s, i);
             R->parts_total++;
@@ -372,7 +434,7 @@ static int collect(runner_t *R, colog_store_t *st)
             memset(pi, 0, sizeof *pi);
             pthread_mutex_init(&pi->mu, NULL);
             pi->p = p;
-            pi->day = days[d];
+            pi->day = days[d]; /* no error: snapshot d is day d */
             pi->in_time = colog_part_ts_min(p) >= R->pl.tlo && colog_part_ts_max(p) <= R->pl.thi;
         }
     }
@@ -915,7 +977,7 @@ int colog_query_run(colog_query_t *q, colog_store_t *st, const colog_run_opts_t 
         R.nthreads = 1; /* raw events stream in time order */
     size_t mem = (opts->mem_mb ? opts->mem_mb : 4096) << 20;
     R.mem_limit = mem / R.nthreads;
-    int rc = collect(&R, st);
+    int rc = collect(&R, st, ncpu > 0 ? (unsigned)ncpu : 1);
     if (rc == 0)
         rc = make_tasks(&R);
     if (rc)
