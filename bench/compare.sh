@@ -30,7 +30,8 @@
 # to the repository root unless absolute; BENCH_TMP: where the temporary files go (default
 # $TMPDIR or /tmp); BENCH_RUNS: timed runs per query (default 5); BENCH_KEEP=1 keeps the
 # temporary directory; SQLITE_MAX_N: largest N sqlite runs at (default 10000000);
-# COLOG_QUERY_ARGS: extra `colog query` arguments (e.g. "--mem-mb 8192").
+# COLOG_QUERY_ARGS: extra `colog query` arguments (e.g. "--mem-mb 8192"); BENCH_QUERIES: another
+# analyses file (bench/queries_1b.tsv: the 1 B-event targets and the cheap analyses).
 # A query that fails on an engine is reported (its error) and the others go on; the exit
 # status is then 1, as it is for a mismatch.
 # DuckDB needs `npm install --prefix bench` once (bench/package.json pins @duckdb/node-api).
@@ -43,13 +44,13 @@ COLOG=$(abs "${COLOG_BIN:-build/colog}")
 GEN=$(abs "${COLOG_GEN:-build/colog-gen}")
 RUNS=${BENCH_RUNS:-5}
 SQLITE_MAX_N=${SQLITE_MAX_N:-10000000}
-QUERIES=$bench/queries.tsv
+QUERIES=${BENCH_QUERIES:-$bench/queries.tsv}
 UTIL=$bench/compare_util.py
 START=2025-03-03   # a Monday, safely in the past (ingest refuses events > 1 day ahead)
 SEED=42
 
 die() { echo "compare.sh: $*" >&2; exit 2; }
-usage() { sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; }
 
 stream=0
 N=10000000

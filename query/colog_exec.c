@@ -522,8 +522,10 @@ static void worker_free(worker_t *w)
     free(w->sel);
 }
 
-/* --skip-damaged: read and verify every block of the columns the query reads, so
- * that a damaged part is left out before any of its rows is used. */
+/* --skip-damaged: read and verify every block, dictionary and index table of the
+ * columns the query reads (dictionaries and index tables are otherwise read in
+ * pieces, as needed), so that a damaged part is left out before any of its rows
+ * is used. */
 static int check_part(worker_t *w, pinfo_t *pi)
 {
     colog_rbuf_t *buf = colog_rbuf_new();
@@ -532,6 +534,11 @@ static int check_part(worker_t *w, pinfo_t *pi)
     for (unsigned col = 0; rc == 0 && col < w->R->q->schema->ncols; col++) {
         if (!(w->R->pl.colmask >> col & 1))
             continue;
+        const colog_dictview_t *d;
+        if (colog_type_is_dict(w->R->q->schema->cols[col].type))
+            rc = colog_part_dict(pi->p, col, &d);
+        if (rc == 0 && colog_part_indexed(pi->p, col))
+            rc = colog_part_index_load(pi->p, col);
         for (uint32_t blk = 0; rc == 0 && blk < colog_part_nblocks(pi->p); blk++)
             rc = colog_part_read_buf(pi->p, col, blk, buf, &b);
     }
@@ -552,6 +559,24 @@ static int worker_bind(worker_t *w, uint32_t pi_no)
     colog__pred_free(w->pred);
     w->pred = NULL;
     w->pred_pi = -1;
+    if (R->opts->skip_damaged) { /* first, since compiling reads dictionaries */
+        pthread_mutex_lock(&pi->mu);
+        if (!pi->checked) {
+            rc = check_part(w, pi);
+            pi->checked = true;
+            if (rc == COLOG_ECORRUPT || (rc < 0 && rc > -4096)) { /* damaged or unreadable */
+                pi->damaged = true;
+                warn_damaged(R, colog_errmsg());
+                rc = 0;
+            }
+        } else {
+            rc = 0;
+        }
+        bool damaged = pi->damaged;
+        pthread_mutex_unlock(&pi->mu);
+        if (rc || damaged)
+            return rc; /* the caller skips a damaged part */
+    }
     rc = colog__pred_compile(R->q->scan_where, R->q->t_lo, R->q->t_hi, pi->p, R->q->schema,
                              &w->pred);
     if (rc)
@@ -563,16 +588,6 @@ static int worker_bind(worker_t *w, uint32_t pi_no)
     if (!pi->ix_done && !R->opts->no_index && R->q->scan_where != NULL) {
         rc = colog__pred_index(w->pred, R->q->schema, &pi->ix, &pi->exact, &pi->nindexed);
         pi->ix_done = rc == 0;
-    }
-    if (R->opts->skip_damaged && !pi->checked) {
-        if (rc == 0)
-            rc = check_part(w, pi);
-        pi->checked = true;
-        if (rc == COLOG_ECORRUPT || (rc < 0 && rc > -4096)) { /* damaged or unreadable */
-            pi->damaged = true;
-            warn_damaged(R, colog_errmsg());
-            rc = 0;
-        }
     }
     pthread_mutex_unlock(&pi->mu);
     return rc;
@@ -618,7 +633,9 @@ static int key_fast_part(worker_t *w, pinfo_t *pi)
     colog_part_t *p = pi->p;
     uint32_t nk = colog_part_index_nkeys(p, col);
     uint64_t sum = 0, total;
-    int rc = 0;
+    int rc = colog_part_index_load(p, col); /* every key and its rows */
+    if (rc)
+        return rc;
     if (R->q->scan_where == NULL) {
         total = colog_part_rows(p);
         for (uint32_t i = 0; i < nk && rc == 0; i++) {

@@ -391,41 +391,28 @@ static bool urange(colog_q_cmp_t cmp, const colog_q_lit_t *l, uint64_t *lo, uint
     return false;
 }
 
-/* Code of the first dictionary entry > the literal (an "upper bound"). */
-static uint32_t dict_upper(const colog_dictview_t *d, const colog_q_lit_t *l)
+/* The code of the first entry of the part's dictionary of col that is >= the
+ * literal (with upper: >). Reads at most one block of the dictionary unless it
+ * is loaded (colog_part_dict_bound). */
+static int dict_bound(colog_part_t *p, unsigned col, colog_type_t t, const colog_q_lit_t *l,
+                      bool upper, uint32_t *pos)
 {
-    uint32_t lb;
-    if (d->type == COLOG_T_IP) {
-        lb = colog_dict_lower_ip(d, &l->ip);
-        if (lb < d->n && colog_ip_cmp(&d->ips[lb], &l->ip) == 0)
-            lb++;
-    } else {
-        lb = colog_dict_lower_str(d, l->s, l->slen);
-        if (lb < d->n && d->offs[lb + 1] - d->offs[lb] == l->slen &&
-            memcmp(d->bytes + d->offs[lb], l->s, l->slen) == 0)
-            lb++;
-    }
-    return lb;
-}
-
-static uint32_t dict_lower(const colog_dictview_t *d, const colog_q_lit_t *l)
-{
-    if (d->type == COLOG_T_IP)
-        return colog_dict_lower_ip(d, &l->ip);
-    return colog_dict_lower_str(d, l->s, l->slen);
+    if (t == COLOG_T_IP)
+        return colog_part_dict_bound(p, col, &l->ip, NULL, 0, upper, pos);
+    return colog_part_dict_bound(p, col, NULL, l->s, l->slen, upper, pos);
 }
 
 /* Codes [lo, hi) of the values in CIDR block l. */
-static void cidr_codes(const colog_dictview_t *d, const colog_q_lit_t *l, uint32_t *lo,
-                       uint32_t *hi)
+static int cidr_codes(colog_part_t *p, unsigned col, const colog_q_lit_t *l, uint32_t *lo,
+                      uint32_t *hi)
 {
     colog_ip_t last = l->ip;
     for (int bit = l->prefix; bit < 128; bit++)
         last.b[bit / 8] |= (uint8_t)(0x80 >> (bit % 8));
-    *lo = colog_dict_lower_ip(d, &l->ip);
-    *hi = colog_dict_lower_ip(d, &last);
-    if (*hi < d->n && colog_ip_cmp(&d->ips[*hi], &last) == 0)
-        (*hi)++;
+    int rc = colog_part_dict_bound(p, col, &l->ip, NULL, 0, false, lo);
+    if (rc == 0)
+        rc = colog_part_dict_bound(p, col, &last, NULL, 0, true, hi);
+    return rc;
 }
 
 static bool mem_contains(const char *h, uint32_t hl, const char *n, uint32_t nl)
@@ -446,51 +433,66 @@ static int finish_mask(pnode_t *n)
     return 0;
 }
 
-static int compile_dict_leaf(pnode_t *n, const colog_q_expr_t *e, const colog_dictview_t *d)
+/* A test on a string or ip column becomes a range or a mask of the part's
+ * dictionary codes. Comparisons, `in` lists and CIDR blocks need only the bounds
+ * of their literals (a block of the dictionary each); substring tests read the
+ * whole dictionary. */
+static int compile_dict_leaf(pnode_t *n, const colog_q_expr_t *e, colog_part_t *p, unsigned col,
+                             colog_type_t t)
 {
-    uint32_t lo = 0, hi = 0; /* [lo, hi) */
+    uint32_t lo = 0, hi = 0, dn = colog_part_dict_size(p, col); /* [lo, hi) */
+    int rc = 0;
     switch (e->kind) {
     case Q_EX_CMP:
         if (e->cmp == Q_EQ || e->cmp == Q_NE) {
-            lo = dict_lower(d, &e->lits[0]);
-            hi = dict_upper(d, &e->lits[0]);
+            rc = dict_bound(p, col, t, &e->lits[0], false, &lo);
+            if (rc == 0)
+                rc = dict_bound(p, col, t, &e->lits[0], true, &hi);
             n->negate = e->cmp == Q_NE;
         } else if (e->cmp == Q_LT) {
-            lo = 0;
-            hi = dict_lower(d, &e->lits[0]);
+            rc = dict_bound(p, col, t, &e->lits[0], false, &hi);
         } else if (e->cmp == Q_LE) {
-            lo = 0;
-            hi = dict_upper(d, &e->lits[0]);
+            rc = dict_bound(p, col, t, &e->lits[0], true, &hi);
         } else if (e->cmp == Q_GT) {
-            lo = dict_upper(d, &e->lits[0]);
-            hi = d->n;
+            rc = dict_bound(p, col, t, &e->lits[0], true, &lo);
+            hi = dn;
         } else {
-            lo = dict_lower(d, &e->lits[0]);
-            hi = d->n;
+            rc = dict_bound(p, col, t, &e->lits[0], false, &lo);
+            hi = dn;
         }
+        if (rc)
+            return rc;
         break;
     case Q_EX_BETWEEN:
-        lo = dict_lower(d, &e->lits[0]);
-        hi = dict_upper(d, &e->lits[1]);
+        rc = dict_bound(p, col, t, &e->lits[0], false, &lo);
+        if (rc == 0)
+            rc = dict_bound(p, col, t, &e->lits[1], true, &hi);
+        if (rc)
+            return rc;
         break;
     case Q_EX_IN:
         if (e->nlits == 1 && e->lits[0].kind == Q_LIT_CIDR) {
-            cidr_codes(d, &e->lits[0], &lo, &hi);
+            rc = cidr_codes(p, col, &e->lits[0], &lo, &hi);
+            if (rc)
+                return rc;
             break;
         }
-        /* fall through: a mask */
-        n->cn = d->n;
-        n->cmask = calloc(d->n ? d->n : 1, 1);
+        /* otherwise: a mask */
+        n->cn = dn;
+        n->cmask = calloc(dn ? dn : 1, 1);
         if (n->cmask == NULL)
             return COLOG_ENOMEM;
         for (uint32_t k = 0; k < e->nlits; k++) {
             const colog_q_lit_t *l = &e->lits[k];
-            if (l->kind == Q_LIT_CIDR)
-                cidr_codes(d, l, &lo, &hi);
-            else {
-                lo = dict_lower(d, l);
-                hi = dict_upper(d, l);
+            if (l->kind == Q_LIT_CIDR) {
+                rc = cidr_codes(p, col, l, &lo, &hi);
+            } else {
+                rc = dict_bound(p, col, t, l, false, &lo);
+                if (rc == 0)
+                    rc = dict_bound(p, col, t, l, true, &hi);
             }
+            if (rc)
+                return rc;
             for (uint32_t c = lo; c < hi; c++)
                 n->cmask[c] = 1;
         }
@@ -499,20 +501,24 @@ static int compile_dict_leaf(pnode_t *n, const colog_q_expr_t *e, const colog_di
     case Q_EX_STARTS:
     case Q_EX_ENDS: {
         const colog_q_lit_t *l = &e->lits[0];
+        const colog_dictview_t *d;
+        rc = colog_part_dict(p, col, &d);
+        if (rc)
+            return rc;
         n->cn = d->n;
         n->cmask = calloc(d->n ? d->n : 1, 1);
         if (n->cmask == NULL)
             return COLOG_ENOMEM;
         for (uint32_t c = 0; c < d->n; c++) {
-            const char *s = d->bytes + d->offs[c];
+            const char *str = d->bytes + d->offs[c];
             uint32_t sl = d->offs[c + 1] - d->offs[c];
             bool m;
             if (e->kind == Q_EX_CONTAINS)
-                m = mem_contains(s, sl, l->s, l->slen);
+                m = mem_contains(str, sl, l->s, l->slen);
             else if (e->kind == Q_EX_STARTS)
-                m = sl >= l->slen && memcmp(s, l->s, l->slen) == 0;
+                m = sl >= l->slen && memcmp(str, l->s, l->slen) == 0;
             else
-                m = sl >= l->slen && memcmp(s + sl - l->slen, l->s, l->slen) == 0;
+                m = sl >= l->slen && memcmp(str + sl - l->slen, l->s, l->slen) == 0;
             n->cmask[c] = m;
         }
         return finish_mask(n);
@@ -542,13 +548,8 @@ static int compile_leaf(pnode_t *n, const colog_q_expr_t *e, colog_part_t *p,
                 : o->kind == Q_OPD_DAY ? 2
                                        : -1;
     colog_type_t type = schema->cols[n->col].type;
-    if (n->derive < 0 && colog_type_is_dict(type)) {
-        const colog_dictview_t *d;
-        int rc = colog_part_dict(p, (unsigned)n->col, &d);
-        if (rc)
-            return rc;
-        return compile_dict_leaf(n, e, d);
-    }
+    if (n->derive < 0 && colog_type_is_dict(type))
+        return compile_dict_leaf(n, e, p, (unsigned)n->col, type);
     bool is_u = n->derive < 0 && colog_type_is_unsigned(type);
     bool is_f = n->derive < 0 && type == COLOG_T_F64;
     switch (e->kind) {
@@ -1039,38 +1040,43 @@ typedef struct ixacc {
     roaring_bitmap_t *m;
 } ixacc_t;
 
-/* The keys in [lo, hi] (keys of i64 columns are the values' bits ordered as
- * signed, colog_index.c, so their top is INT64_MAX). */
-static int ix_or_keys(colog_part_t *p, unsigned col, bool is_signed, uint64_t lo, uint64_t hi,
-                      ixacc_t *acc)
+/* The keys in [lo, hi] (keys of i64 columns are the values' bits, ordered as
+ * signed by the index). Decodes only the index chunks it needs. */
+static int ix_or_keys(colog_part_t *p, unsigned col, uint64_t lo, uint64_t hi, ixacc_t *acc)
 {
-    uint64_t top = is_signed ? (uint64_t)INT64_MAX : UINT64_MAX;
-    uint32_t i = colog_part_index_lower(p, col, lo);
-    uint32_t j =
-        hi == top ? colog_part_index_nkeys(p, col) : colog_part_index_lower(p, col, hi + 1);
-    if (j < i)
-        j = i;
+    uint32_t i, j;
+    uint64_t rows;
+    int rc = colog_part_index_range(p, col, lo, hi, &i, &j, &rows);
+    if (rc)
+        return rc;
     if (!acc->dry)
         return colog_part_index_rows(p, col, i, j, acc->m);
     acc->nkeys += j - i;
-    for (uint32_t k = i; k < j; k++)
-        acc->rows += colog_part_index_card(p, col, k);
+    acc->rows += rows;
     return 0;
 }
 
 /* Whether every row of the part has a value in col (then "present" is a range). */
-static bool ix_no_nulls(colog_part_t *p, unsigned col)
+static int ix_no_nulls(colog_part_t *p, unsigned col, bool *out)
 {
+    int rc = colog_part_index_load(p, col);
+    if (rc)
+        return rc;
     uint64_t sum = 0, n = colog_part_index_nkeys(p, col);
     for (uint32_t i = 0; i < n; i++)
         sum += colog_part_index_card(p, col, i);
-    return sum == colog_part_rows(p);
+    *out = sum == colog_part_rows(p);
+    return 0;
 }
 
 /* Rows where the column has a value. */
 static int ix_present(colog_part_t *p, unsigned col, roaring_bitmap_t *dst)
 {
-    if (ix_no_nulls(p, col)) {
+    bool full;
+    int rc = ix_no_nulls(p, col, &full);
+    if (rc)
+        return rc;
+    if (full) {
         if (colog_part_rows(p))
             roaring_bitmap_add_range_closed(dst, 0, (uint32_t)(colog_part_rows(p) - 1));
         return 0;
@@ -1093,21 +1099,21 @@ static int leaf_keys(const pnode_t *n, colog_part_t *p, ixacc_t *m)
         }
         break;
     case LK_URANGE:
-        rc = ix_or_keys(p, col, false, n->ulo, n->uhi, m);
+        rc = ix_or_keys(p, col, n->ulo, n->uhi, m);
         break;
     case LK_IRANGE:
-        rc = ix_or_keys(p, col, true, (uint64_t)n->ilo, (uint64_t)n->ihi, m);
+        rc = ix_or_keys(p, col, (uint64_t)n->ilo, (uint64_t)n->ihi, m);
         break;
     case LK_USET:
         for (uint32_t k = 0; k < n->nset && rc == 0; k++)
-            rc = ix_or_keys(p, col, false, n->uset[k], n->uset[k], m);
+            rc = ix_or_keys(p, col, n->uset[k], n->uset[k], m);
         break;
     case LK_ISET:
         for (uint32_t k = 0; k < n->nset && rc == 0; k++)
-            rc = ix_or_keys(p, col, true, (uint64_t)n->iset[k], (uint64_t)n->iset[k], m);
+            rc = ix_or_keys(p, col, (uint64_t)n->iset[k], (uint64_t)n->iset[k], m);
         break;
     case LK_CRANGE:
-        rc = ix_or_keys(p, col, false, n->clo, n->chi, m);
+        rc = ix_or_keys(p, col, n->clo, n->chi, m);
         break;
     case LK_CMASK:
         for (uint32_t c = 0; c < n->cn && rc == 0; c++) {
@@ -1116,7 +1122,7 @@ static int leaf_keys(const pnode_t *n, colog_part_t *p, ixacc_t *m)
             uint32_t e = c;
             while (e + 1 < n->cn && n->cmask[e + 1])
                 e++;
-            rc = ix_or_keys(p, col, false, c, e, m);
+            rc = ix_or_keys(p, col, c, e, m);
             c = e;
         }
         break;
@@ -1212,9 +1218,13 @@ static int ix_node(const pnode_t *n, colog_part_t *p, const colog_schema_t *sche
         roaring_bitmap_free(m);
         return 0;
     }
-    bool need_other = n->negate ? need_t : need_f;
+    bool need_other = n->negate ? need_t : need_f, full = true;
     if (need_other && colog_part_index_nkeys(p, (unsigned)n->col) > IX_MAX_KEYS &&
-        !ix_no_nulls(p, (unsigned)n->col)) {
+        (rc = ix_no_nulls(p, (unsigned)n->col, &full)) != 0) {
+        roaring_bitmap_free(m);
+        return rc;
+    }
+    if (!full) {
         roaring_bitmap_free(m); /* "present" would OR every key: scan instead */
         return 0;
     }

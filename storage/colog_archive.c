@@ -45,9 +45,11 @@
  */
 #include <archive.h>
 #include <archive_entry.h>
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -57,6 +59,105 @@
 
 #include "colog_ingest_int.h"
 #include "colog_store_int.h"
+
+/* ---------------------------------------------------------------- libarchive, loaded on use
+ *
+ * libarchive is opened with dlopen the first time an archive is written or read,
+ * not linked: it brings libxml2, ICU, nettle, liblzma and more, whose loading
+ * and relocation cost every colog command about 3 ms at start-up (measured:
+ * docs/BENCHMARKS.md), while only archive, verify --archive, restore and a
+ * retain with the archive policy use it. Every function used is listed here;
+ * the names below are redirected to the pointers, with the types of archive.h. */
+#define LA_SONAME "libarchive.so.13"
+#define LA_FUNCS(X)                                                                                \
+    X(archive_entry_filetype)                                                                      \
+    X(archive_entry_free)                                                                          \
+    X(archive_entry_hardlink)                                                                      \
+    X(archive_entry_new)                                                                           \
+    X(archive_entry_pathname)                                                                      \
+    X(archive_entry_set_filetype)                                                                  \
+    X(archive_entry_set_mtime)                                                                     \
+    X(archive_entry_set_pathname)                                                                  \
+    X(archive_entry_set_perm)                                                                      \
+    X(archive_entry_set_size)                                                                      \
+    X(archive_entry_sparse_count)                                                                  \
+    X(archive_error_string)                                                                        \
+    X(archive_read_data)                                                                           \
+    X(archive_read_free)                                                                           \
+    X(archive_read_new)                                                                            \
+    X(archive_read_next_header)                                                                    \
+    X(archive_read_open)                                                                           \
+    X(archive_read_support_format_tar)                                                             \
+    X(archive_set_error)                                                                           \
+    X(archive_write_close)                                                                         \
+    X(archive_write_data)                                                                          \
+    X(archive_write_free)                                                                          \
+    X(archive_write_header)                                                                        \
+    X(archive_write_new)                                                                           \
+    X(archive_write_open)                                                                          \
+    X(archive_write_set_format_pax_restricted)
+
+static struct {
+#define LA_PTR(f) __typeof__(&f) p_##f;
+    LA_FUNCS(LA_PTR)
+#undef LA_PTR
+} la;
+static pthread_once_t la_once = PTHREAD_ONCE_INIT;
+static bool la_ok;
+static char la_err[512];
+
+#define archive_entry_filetype la.p_archive_entry_filetype
+#define archive_entry_free la.p_archive_entry_free
+#define archive_entry_hardlink la.p_archive_entry_hardlink
+#define archive_entry_new la.p_archive_entry_new
+#define archive_entry_pathname la.p_archive_entry_pathname
+#define archive_entry_set_filetype la.p_archive_entry_set_filetype
+#define archive_entry_set_mtime la.p_archive_entry_set_mtime
+#define archive_entry_set_pathname la.p_archive_entry_set_pathname
+#define archive_entry_set_perm la.p_archive_entry_set_perm
+#define archive_entry_set_size la.p_archive_entry_set_size
+#define archive_entry_sparse_count la.p_archive_entry_sparse_count
+#define archive_error_string la.p_archive_error_string
+#define archive_read_data la.p_archive_read_data
+#define archive_read_free la.p_archive_read_free
+#define archive_read_new la.p_archive_read_new
+#define archive_read_next_header la.p_archive_read_next_header
+#define archive_read_open la.p_archive_read_open
+#define archive_read_support_format_tar la.p_archive_read_support_format_tar
+#define archive_set_error la.p_archive_set_error
+#define archive_write_close la.p_archive_write_close
+#define archive_write_data la.p_archive_write_data
+#define archive_write_free la.p_archive_write_free
+#define archive_write_header la.p_archive_write_header
+#define archive_write_new la.p_archive_write_new
+#define archive_write_open la.p_archive_write_open
+#define archive_write_set_format_pax_restricted la.p_archive_write_set_format_pax_restricted
+
+static void la_open(void)
+{
+    void *h = dlopen(LA_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        snprintf(la_err, sizeof la_err, "%s", dlerror());
+        return;
+    }
+#define LA_SYM(f)                                                                                  \
+    if ((*(void **)&la.p_##f = dlsym(h, #f)) == NULL) {                                            \
+        snprintf(la_err, sizeof la_err, "%s: no symbol %s", LA_SONAME, #f);                        \
+        return;                                                                                    \
+    }
+    LA_FUNCS(LA_SYM)
+#undef LA_SYM
+    la_ok = true; /* the handle stays open for the life of the process */
+}
+
+/* 0 once libarchive is loaded, else an error naming what failed. */
+static int la_load(void)
+{
+    pthread_once(&la_once, la_open);
+    if (!la_ok)
+        return colog_seterr(-ELIBACC, "cannot load libarchive (%s): %s", LA_SONAME, la_err);
+    return 0;
+}
 
 #define INDEX_NAME "colog-archive"
 #define LEDGER_NAME "ledger"
@@ -1130,6 +1231,9 @@ int colog_archive_verify(const char *path, colog_problem_fn problem, void *ctx,
 {
     if (path == NULL)
         return colog_seterr(COLOG_EINVAL, "archive verify: no path");
+    int lrc = la_load();
+    if (lrc)
+        return lrc;
     arch_t A;
     memset(&A, 0, sizeof A);
     A.problem = problem;
@@ -1485,6 +1589,9 @@ int colog_archive_day(colog_store_t *st, int32_t day, const char *out_path, bool
         return colog_seterr(COLOG_EINVAL, "archive: invalid arguments");
     if (!st->writable || st->ledger == NULL)
         return colog_seterr(COLOG_EINVAL, "archive: %s is not open for writing", st->path);
+    int lrc = la_load();
+    if (lrc)
+        return lrc;
     char dayname[16], tmp[PATH_MAX];
     colog_day_format(day, dayname, sizeof dayname);
     struct stat sb;
@@ -1833,6 +1940,9 @@ int colog_restore(colog_store_t *st, const char *path, colog_archive_info_t *inf
         return colog_seterr(COLOG_EINVAL, "restore: invalid arguments");
     if (!st->writable || st->ledger == NULL)
         return colog_seterr(COLOG_EINVAL, "restore: %s is not open for writing", st->path);
+    int lrc = la_load();
+    if (lrc)
+        return lrc;
     arch_t A;
     memset(&A, 0, sizeof A);
     A.tmpfd = -1;

@@ -28,12 +28,21 @@
  * counting, not decoding. A posting whose rows are dense or clustered, where
  * Roaring's bitset or run containers are smaller or at most 1/8 larger, is
  * stored as a Roaring portable serialization in a chunk of its own; it also
- * decodes faster. The key table holds one 16-byte directory entry per chunk
- * (first key, length, XXH3-64 seeded with file seed ^ chunk number, so a
- * chunk moved elsewhere fails; offsets follow from the lengths), the keys
- * (nothing when they are 0..K-1, the usual case for dictionary codes; else
- * the first and the gaps) and the cardinalities, both in a gamma code of an
- * order the writer picks.
+ * decodes faster. The key table holds one 40-byte directory entry per chunk
+ * (first key index, length, XXH3-64 seeded with file seed ^ chunk number, so
+ * a chunk moved elsewhere fails; offsets follow from the lengths; then the
+ * chunk's first key and the stream bits where its keys' gaps and its
+ * cardinalities start), the keys (nothing when they are 0..K-1, the usual
+ * case for dictionary codes; else the first and the gaps) and the
+ * cardinalities, both in a gamma code of an order the writer picks.
+ *
+ * Why version 2. A point query over months of parts opens hundreds of
+ * index files; decoding a table of 170,000 keys costs about 1 ms, a
+ * pread and a checksum of it some 50 us. Version 2 (written since) adds the
+ * first key and the two bit offsets to each directory entry (24 bytes a
+ * chunk of ~2 KiB: about 1.2% of the file), so that a reader binary-searches
+ * the directory and decodes one chunk's keys and cardinalities. Version 1
+ * files (16-byte entries) are still read, decoded whole at open.
  *
  * Writer. colog__idxw_add only buffers; colog__idxw_write groups the rows by
  * key, encodes the chunks into memory (about 2 bytes a row), then the table,
@@ -51,13 +60,23 @@
  * while its buffer grows), one Roaring bitmap at a time and the output
  * buffer.
  *
- * Reader. Open reads the header and the table with two preads, validates the
- * whole table and keeps it decoded in memory: keys (flipped) and
+ * Reader. Open reads the header and the table with two preads and checks the
+ * header, the table's checksum and the directory. A version 1 table is then
+ * decoded whole; a version 2 table is kept as it is, and decoded either one
+ * chunk at a time (lazy_keys, lazy_cards: pure functions of the reader that
+ * write only to their caller's memory, so threads may call them at once; a
+ * chunk's part of the stream is checked against its own and the next
+ * chunk's entries) or whole by colog__idxr_load, once, under a mutex, into
+ * the same arrays as version 1: keys (flipped) and
  * cardinalities as frame-of-reference bit-packed groups of PGROUP (O(1)
  * access, a few bits a key), the running sums of rows and low bits at each
  * group and chunk (so a skip inside a chunk adds up fewer than PGROUP
- * cardinalities), and the chunk directory; nkeys/key/card need no I/O and
- * lower is a binary search. colog__idxr_or_range reads the chunks covering
+ * cardinalities); a flag set with release order after them (read with
+ * acquire order) says they are there. Loaded, key/card need no I/O and
+ * lower is a binary search; not loaded, range and last_key binary-search the
+ * directory's first keys and decode at most two chunks' keys (and the
+ * cardinalities of the chunks between for a sum), and or_range decodes the
+ * cardinalities of the chunks it reads. colog__idxr_or_range reads the chunks covering
  * the keys with one pread per 4 MiB of contiguous bytes (from the stack for
  * one chunk), checks each chunk's checksum, decodes the Rice postings of the
  * wanted keys and checks every Roaring posting's structure (below) before
@@ -91,7 +110,12 @@
  *     up to at most nrows (so nkeys <= nrows), chunks cover the keys in order
  *     (chunk 0 starts at key 0, each at least one key), chunk i + 1 starts
  *     where chunk i ends and the last ends at the end of the file. The reader
- *     checks all of it at open, so or_range trusts only validated state.
+ *     checks all of it before use: at open (version 1), or (version 2) the
+ *     directory at open (first key indexes, lengths, first keys strictly
+ *     ascending and in range, bit offsets ascending and inside the stream),
+ *     each chunk's keys and cardinalities when lazy_keys / lazy_cards decode
+ *     them, and everything, with the sum of the cardinalities and the
+ *     padding, at load. or_range trusts only validated state.
  *  3. Every bit stream ends on its stated bound: decoders check every read
  *     against the end of the chunk or table, never against a length read
  *     from the data, and reject unused (padding) bits that are not zero. A
@@ -104,11 +128,20 @@
  *  5. Reader buffers that hold bit streams have 8 readable bytes past the
  *     end of the stream (peek loads 8 bytes at once); the bits read there are
  *     never used.
+ *  6. Version 2: the gaps decoded from chunk c's gap offset, the next
+ *     chunk's first key's included, lead exactly to that key and end exactly
+ *     at its gap offset (the last chunk's where the cardinalities start); its
+ *     cardinalities end exactly at the next chunk's card offset (the last
+ *     chunk's with the table's padding). Once loaded, each chunk's lazy
+ *     decoding thus gives what the arrays hold, so loaded and lazy calls
+ *     agree, and a lazy call never needs the arrays.
  */
 #include "colog_storage_int.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <roaring/roaring.h>
 #include <sodium.h>
 #include <stdlib.h>
@@ -118,7 +151,10 @@
 #include <xxhash.h>
 
 #define HDR_SIZE 48
-#define DIR_ENT 16              /* chunk directory entry */
+#define IDX_V1 1 /* format versions read (IDX_V2 also written) */
+#define IDX_V2 2
+#define DIR_ENT_V1 16           /* chunk directory entry, version 1 */
+#define DIR_ENT 40              /* version 2 */
 #define TAB_SUM 8               /* table checksum */
 #define IDX_MAX_ROWS UINT32_MAX /* row ids are u32; card fits u32 */
 #define ABSENT UINT32_MAX       /* counting path: a null row */
@@ -959,8 +995,11 @@ static bool keys_dense(const struct groups *g)
     return g->n > 0 && g->keys[0] == 0 && g->keys[g->n - 1] == g->n - 1;
 }
 
-/* The key table: directory, key 0 and the stream of key gaps and
- * cardinalities, checksum. Sets the header's orders through *kord, *cord. */
+/* The key table (version 2): directory, key 0 and the stream of key gaps and
+ * cardinalities, checksum. A directory entry gives its chunk's first key and
+ * the stream bits where the gaps of the chunk's later keys and where its
+ * cardinalities start, recorded while the stream is written. Sets the
+ * header's orders through *kord, *cord. */
 static int encode_table(const struct enc *e, const struct groups *g, uint64_t flip, bool dense,
                         uint8_t **out, size_t *outlen, unsigned *kord, unsigned *cord)
 {
@@ -983,14 +1022,24 @@ static int encode_table(const struct enc *e, const struct groups *g, uint64_t fl
         colog__put_u32(d, e->dir[c].first);
         colog__put_u32(d + 4, e->dir[c].len);
         colog__put_u64(d + 8, e->dir[c].sum);
+        colog__put_u64(d + 16, g->keys[e->dir[c].first]);
     }
     if (keys)
         colog__put_u64(w.p + head - 8, g->keys[0]);
-    w.nbits = 8 * (uint64_t)head;
-    for (uint32_t i = 1; keys && i < g->n; i++)
+    uint64_t ss = 8 * (uint64_t)head; /* the stream's first bit; gap offsets stay 0 if dense */
+    w.nbits = ss;
+    size_t c = 1;
+    for (uint32_t i = 1; keys && i < g->n; i++) {
         gamma_put(&w, (g->keys[i] ^ flip) - (g->keys[i - 1] ^ flip) - 1, *kord);
-    for (uint32_t i = 0; i < g->n; i++)
+        if (c < e->ndir && e->dir[c].first == i)
+            colog__put_u64(w.p + c++ * DIR_ENT + 24, w.nbits - ss);
+    }
+    c = 0;
+    for (uint32_t i = 0; i < g->n; i++) {
+        if (c < e->ndir && e->dir[c].first == i)
+            colog__put_u64(w.p + c++ * DIR_ENT + 32, w.nbits - ss);
         gamma_put(&w, g->starts[i + 1] - g->starts[i] - 1, *cord);
+    }
     bw_align(&w);
     size_t len = (size_t)(w.nbits / 8);
     colog__put_u64(w.p + len, XXH3_64bits_withSeed(w.p, len, e->seed));
@@ -1016,7 +1065,7 @@ static int write_body(colog_idxw_t *w, const struct groups *g, struct ostream *o
 
     uint8_t h[HDR_SIZE] = {0};
     colog__put_u32(h, COLOG_IDX_MAGIC);
-    colog__put_u16(h + 4, COLOG_FORMAT_VERSION);
+    colog__put_u16(h + 4, IDX_V2);
     h[6] = (uint8_t)w->type;
     h[7] = dense ? FLAG_DENSE : 0;
     colog__put_u32(h + 8, g->n);
@@ -1191,8 +1240,11 @@ struct cum {
 struct chunk {
     uint64_t off; /* file offset */
     uint64_t sum;
-    uint64_t rows0, lo0; /* struct cum at its first key */
-    uint64_t lobits;     /* as a Rice chunk: bits of its low-bits part */
+    uint64_t rows0, lo0; /* loaded: struct cum at its first key */
+    uint64_t lobits;     /* loaded: as a Rice chunk, bits of its low-bits part */
+    uint64_t fkey;       /* version 2: its first key, flipped */
+    uint64_t goff;       /* version 2: table bit of the gap of key first + 1 */
+    uint64_t coff;       /* version 2: table bit of the cardinality of key first */
     uint32_t first;      /* first key */
     uint32_t len;
 };
@@ -1200,17 +1252,31 @@ struct chunk {
 struct colog_idxr {
     int fd;
     colog_type_t type;
+    unsigned version;
     bool dense; /* key i is i */
+    unsigned kord, cord;
     uint64_t flip;
     uint64_t seed;
     uint64_t nrows;
     uint32_t nkeys;
     uint32_t nchunks;
+    uint64_t key0;   /* with a key section: key 0 as stored */
+    uint8_t *tab;    /* the key table, SLACK zero bytes after; version 1: until open ends */
+    uint64_t ss, se; /* table bits where the stream (after key0) starts and ends */
+    struct chunk *chunks;
+    char *display;
+
+    /* Filled by decode_table (version 1: at open; version 2: by the first
+     * colog__idxr_load, under mu), read once loaded is set. */
+    pthread_mutex_t mu;
+    int loaded;    /* atomic: keys, cards, gcum, total and the chunks' cums are set */
+    bool load_ran; /* under mu: load_rc and load_msg hold its result */
+    int load_rc;
+    char *load_msg;
     struct pack keys; /* flipped keys, unless dense */
     struct pack cards;
     struct cum *gcum; /* at the first key of each group of PGROUP */
-    struct chunk *chunks;
-    char *display;
+    uint64_t total;   /* sum of the cardinalities */
 };
 
 static int corrupt(const colog_idxr_t *r, const char *what)
@@ -1226,6 +1292,15 @@ static int key_corrupt(const colog_idxr_t *r, uint32_t i, const char *what)
 static int chunk_corrupt(const colog_idxr_t *r, uint32_t c, const char *what)
 {
     return colog_seterr(COLOG_ECORRUPT, "%s: chunk %u: %s", r->display, c, what);
+}
+
+/* What is wrong with chunk c's part of the key table (key i, or UINT32_MAX). */
+static int tab_corrupt(const colog_idxr_t *r, uint32_t c, uint32_t i, const char *what)
+{
+    if (i == UINT32_MAX)
+        return colog_seterr(COLOG_ECORRUPT, "%s: key table: chunk %u: %s", r->display, c, what);
+    return colog_seterr(COLOG_ECORRUPT, "%s: key table: chunk %u: key %u: %s", r->display, c, i,
+                        what);
 }
 
 /* The error of a failed colog__pread_all of part of the file. */
@@ -1248,16 +1323,25 @@ static void idxr_free(colog_idxr_t *r)
     pack_free(&r->cards);
     free(r->gcum);
     free(r->chunks);
+    free(r->tab);
+    free(r->load_msg);
     free(r->display);
+    pthread_mutex_destroy(&r->mu);
     free(r);
 }
 
-/* Flipped key i. */
+static bool is_loaded(const colog_idxr_t *r)
+{
+    return __atomic_load_n(&r->loaded, __ATOMIC_ACQUIRE) != 0;
+}
+
+/* Loaded: flipped key i. */
 static uint64_t fkey(const colog_idxr_t *r, uint32_t i)
 {
     return r->dense ? i ^ r->flip : pack_get(&r->keys, i);
 }
 
+/* Loaded: the cardinality of key i. */
 static uint32_t card_of(const colog_idxr_t *r, uint32_t i)
 {
     return (uint32_t)pack_get(&r->cards, i);
@@ -1286,18 +1370,20 @@ static uint32_t chunk_of(const colog_idxr_t *r, uint32_t i)
 /* What the header says about the table. */
 struct tabinfo {
     uint64_t len;
-    unsigned kord, cord;
     bool keys; /* a key section: nkeys > 0 and not dense */
 };
 
-/* Header checks after the magic; sets r->nkeys, nchunks, dense and *ti. */
+/* Header checks after the magic; sets r->version, nkeys, nchunks, dense,
+ * kord, cord and *ti. */
 static int check_header(colog_idxr_t *r, const uint8_t *h, uint64_t nrows, uint64_t size,
                         struct tabinfo *ti)
 {
     unsigned ver = colog__get_u16(h + 4);
-    if (ver != COLOG_FORMAT_VERSION)
-        return colog_seterr(COLOG_EVERSION, "%s: format version %u not supported (expected %u)",
-                            r->display, ver, COLOG_FORMAT_VERSION);
+    if (ver != IDX_V1 && ver != IDX_V2)
+        return colog_seterr(COLOG_EVERSION,
+                            "%s: format version %u not supported (expected %u or %u)", r->display,
+                            ver, IDX_V1, IDX_V2);
+    r->version = ver;
     if (colog__get_u64(h + 40) != XXH3_64bits_withSeed(h, 40, r->seed))
         return corrupt(r, "header checksum mismatch");
     bool zero = (h[7] & ~FLAG_DENSE) == 0;
@@ -1319,8 +1405,8 @@ static int check_header(colog_idxr_t *r, const uint8_t *h, uint64_t nrows, uint6
     r->nchunks = colog__get_u32(h + 12);
     r->dense = h[7] & FLAG_DENSE;
     ti->len = colog__get_u64(h + 24);
-    ti->kord = h[32];
-    ti->cord = h[33];
+    r->kord = h[32];
+    r->cord = h[33];
     ti->keys = r->nkeys > 0 && !r->dense;
     if (r->nkeys > nrows)
         return corrupt(r, "more keys than rows");
@@ -1328,14 +1414,62 @@ static int check_header(colog_idxr_t *r, const uint8_t *h, uint64_t nrows, uint6
         return corrupt(r, "chunk count does not match the key count");
     if (r->dense && (r->nkeys == 0 || r->nkeys - 1 > key_max(r->type)))
         return corrupt(r, "dense keys out of range for the column type");
-    if (ti->kord > 63 || ti->cord > 31 || (!ti->keys && ti->kord != 0))
+    if (r->kord > 63 || r->cord > 31 || (!ti->keys && r->kord != 0))
         return corrupt(r, "bad code order");
-    uint64_t fixed = (uint64_t)r->nchunks * DIR_ENT + (ti->keys ? 8 : 0) + TAB_SUM;
+    uint64_t dent = ver == IDX_V1 ? DIR_ENT_V1 : DIR_ENT;
+    uint64_t fixed = (uint64_t)r->nchunks * dent + (ti->keys ? 8 : 0) + TAB_SUM;
     if (ti->len < fixed || ti->len > size - HDR_SIZE)
         return corrupt(r, "table length does not fit the file");
     /* Every cardinality takes a bit at least. */
     if (r->nkeys > 8 * (ti->len - fixed))
         return corrupt(r, "key count does not fit the table");
+    r->ss = 8 * (fixed - TAB_SUM);
+    r->se = 8 * (ti->len - TAB_SUM);
+    return 0;
+}
+
+/* Version 2: the directory's first keys and stream offsets of chunk c (the
+ * entries before it are checked): first keys strictly ascending, at least as
+ * far apart as their indexes, within the type's range (with the dense flag:
+ * key first(c)); offsets ascending by at least a bit a code and inside the
+ * stream (gap offsets all 0 without a key section). */
+static int check_dir2(colog_idxr_t *r, uint32_t c, const uint8_t *d)
+{
+    struct chunk *ch = &r->chunks[c];
+    uint64_t key = colog__get_u64(d + 16), goff = colog__get_u64(d + 24);
+    uint64_t coff = colog__get_u64(d + 32), sbits = r->se - r->ss;
+    uint64_t maxf = r->flip ? UINT64_MAX : key_max(r->type);
+    uint32_t n = chunk_end(r, c) - ch->first; /* >= 1: firsts are checked */
+    if (key > key_max(r->type))
+        return chunk_corrupt(r, c, "first key out of range for the column type");
+    ch->fkey = key ^ r->flip;
+    if (r->dense && key != ch->first)
+        return chunk_corrupt(r, c, "first key is not its index (dense keys)");
+    if (!r->dense && c == 0 && key != r->key0)
+        return chunk_corrupt(r, c, "first key differs from key 0");
+    if (!r->dense && c > 0 &&
+        (ch->fkey <= ch[-1].fkey || ch->fkey - ch[-1].fkey < ch->first - ch[-1].first))
+        return chunk_corrupt(r, c, "first key does not follow the previous chunk's");
+    if (maxf - ch->fkey < n - 1)
+        return chunk_corrupt(r, c, "keys out of range for the column type");
+    if (r->dense ? goff != 0
+        : c == 0
+            ? goff != 0
+            : goff < ch[-1].goff - r->ss || goff - (ch[-1].goff - r->ss) < ch->first - ch[-1].first)
+        return chunk_corrupt(r, c, "key gap offset out of order");
+    if (c == 0
+            ? coff > sbits
+            : coff < ch[-1].coff - r->ss || coff - (ch[-1].coff - r->ss) < ch->first - ch[-1].first)
+        return chunk_corrupt(r, c, "cardinality offset out of order");
+    if (coff > sbits || sbits - coff < n)
+        return chunk_corrupt(r, c, "cardinality offset past the table");
+    ch->goff = r->ss + goff;
+    ch->coff = r->ss + coff;
+    uint64_t gend = r->chunks[0].coff - r->ss; /* the key gaps end where cardinalities start */
+    if (r->dense && gend != 0)
+        return chunk_corrupt(r, c, "cardinality offset out of order");
+    if (!r->dense && (goff > gend || (c + 1 == r->nchunks && gend - goff < (uint64_t)n - 1)))
+        return chunk_corrupt(r, c, "key gap offset past the key gaps");
     return 0;
 }
 
@@ -1345,9 +1479,10 @@ static int parse_dir(colog_idxr_t *r, const uint8_t *t, uint64_t data_off, uint6
     r->chunks = malloc((r->nchunks ? r->nchunks : 1) * sizeof *r->chunks);
     if (!r->chunks)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
+    size_t dent = r->version == IDX_V1 ? DIR_ENT_V1 : DIR_ENT;
     uint64_t off = data_off;
     for (uint32_t c = 0; c < r->nchunks; c++) {
-        const uint8_t *d = t + (size_t)c * DIR_ENT;
+        const uint8_t *d = t + (size_t)c * dent;
         struct chunk *ch = &r->chunks[c];
         *ch = (struct chunk){.off = off,
                              .first = colog__get_u32(d),
@@ -1363,29 +1498,44 @@ static int parse_dir(colog_idxr_t *r, const uint8_t *t, uint64_t data_off, uint6
     }
     if (off != size)
         return corrupt(r, "chunks do not end at the end of the file");
+    if (r->version == IDX_V1)
+        return 0;
+    /* Second pass: check_dir2 needs each chunk's end, so every first. */
+    for (uint32_t c = 0; c < r->nchunks; c++) {
+        int rc = check_dir2(r, c, t + (size_t)c * dent);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }
 
-/* The keys: key 0, then nkeys - 1 gaps, into r->keys (flipped). */
-static int parse_keys(colog_idxr_t *r, const uint8_t *t, uint64_t *at, uint64_t end, unsigned kord)
+/* The keys: key 0, then nkeys - 1 gaps, into r->keys (flipped). Version 2:
+ * each chunk's first key and gap offset as the directory says. */
+static int parse_keys(colog_idxr_t *r, uint64_t *at)
 {
     /* the largest flipped key: i64 keys span all of u64 */
     uint64_t buf[PGROUP], maxf = r->flip ? UINT64_MAX : key_max(r->type);
-    uint64_t k0 = colog__get_u64(t + *at / 8);
-    *at += 64;
-    if (k0 > key_max(r->type))
+    if (r->key0 > key_max(r->type))
         return key_corrupt(r, 0, "key out of range for the column type");
-    uint64_t f = k0 ^ r->flip;
+    uint64_t f = r->key0 ^ r->flip;
+    uint32_t c = 0;
     for (uint32_t i = 0; i < r->nkeys; i++) {
         if (i > 0) {
             uint64_t v;
-            const char *bad = gamma_get(t, at, end, kord, &v);
+            const char *bad = gamma_get(r->tab, at, r->se, r->kord, &v);
             if (bad)
                 return colog_seterr(COLOG_ECORRUPT, "%s: key table: key %u: %s", r->display, i,
                                     bad);
             if (f >= maxf || v > maxf - f - 1)
                 return key_corrupt(r, i, "key out of range for the column type");
             f += v + 1;
+        }
+        if (r->version == IDX_V2 && c < r->nchunks && r->chunks[c].first == i) {
+            if (f != r->chunks[c].fkey)
+                return tab_corrupt(r, c, i, "key differs from the directory's first key");
+            if (*at != r->chunks[c].goff)
+                return tab_corrupt(r, c, UINT32_MAX, "key gaps not at the directory's offset");
+            c++;
         }
         buf[i % PGROUP] = f;
         if (i % PGROUP == PGROUP - 1 || i + 1 == r->nkeys) {
@@ -1397,13 +1547,20 @@ static int parse_keys(colog_idxr_t *r, const uint8_t *t, uint64_t *at, uint64_t 
     return 0;
 }
 
-/* The cardinalities, into r->cards. */
-static int parse_cards(colog_idxr_t *r, const uint8_t *t, uint64_t *at, uint64_t end, unsigned cord)
+/* The cardinalities, into r->cards. Version 2: each chunk's at the
+ * directory's offset. */
+static int parse_cards(colog_idxr_t *r, uint64_t *at)
 {
     uint64_t buf[PGROUP], total = 0;
+    uint32_t c = 0;
     for (uint32_t i = 0; i < r->nkeys; i++) {
+        if (r->version == IDX_V2 && c < r->nchunks && r->chunks[c].first == i) {
+            if (*at != r->chunks[c].coff)
+                return tab_corrupt(r, c, UINT32_MAX, "cardinalities not at the directory's offset");
+            c++;
+        }
         uint64_t v;
-        const char *bad = gamma_get(t, at, end, cord, &v);
+        const char *bad = gamma_get(r->tab, at, r->se, r->cord, &v);
         if (bad)
             return colog_seterr(COLOG_ECORRUPT, "%s: key table: cardinality %u: %s", r->display, i,
                                 bad);
@@ -1419,6 +1576,7 @@ static int parse_cards(colog_idxr_t *r, const uint8_t *t, uint64_t *at, uint64_t
                 return colog_seterr(rc, "%s: key table: %s", r->display, colog_strerror(rc));
         }
     }
+    r->total = total;
     return 0;
 }
 
@@ -1451,7 +1609,7 @@ static int sum_up(colog_idxr_t *r)
     return 0;
 }
 
-/* struct cum at key i, from its group's. */
+/* Loaded: struct cum at key i, from its group's. */
 static struct cum cum_at(const colog_idxr_t *r, uint32_t i)
 {
     struct cum s = r->gcum[i / PGROUP];
@@ -1463,42 +1621,62 @@ static struct cum cum_at(const colog_idxr_t *r, uint32_t i)
     return s;
 }
 
-/* Read, check and decode the table (invariants 2, 3). */
-static int read_table(colog_idxr_t *r, uint64_t size, const struct tabinfo *ti)
+/* Loaded: the rows of the keys before key i (<= nkeys). */
+static uint64_t rows_before(const colog_idxr_t *r, uint32_t i)
 {
-    size_t tlen = (size_t)ti->len;
-    uint8_t *t = malloc(tlen + SLACK);
+    return i == r->nkeys ? r->total : cum_at(r, i).rows;
+}
+
+/* Decode and check every key and cardinality of r->tab into the packed
+ * arrays (invariants 2, 3). */
+static int decode_table(colog_idxr_t *r)
+{
     size_t ngroups = ((size_t)r->nkeys + PGROUP - 1) / PGROUP;
+    bool keys = r->nkeys > 0 && !r->dense;
     r->cards.g = malloc((ngroups ? ngroups : 1) * sizeof *r->cards.g);
-    r->keys.g = ti->keys ? malloc(ngroups * sizeof *r->keys.g) : NULL;
-    if (!t || !r->cards.g || (ti->keys && !r->keys.g)) {
-        free(t);
+    r->keys.g = keys ? malloc(ngroups * sizeof *r->keys.g) : NULL;
+    if (!r->cards.g || (keys && !r->keys.g))
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
-    }
-    memset(t + tlen, 0, SLACK);
-    int rc = r_pread(r, t, tlen, HDR_SIZE, "key table");
-    if (rc < 0)
-        goto out_free;
-    if (colog__get_u64(t + tlen - TAB_SUM) != XXH3_64bits_withSeed(t, tlen - TAB_SUM, r->seed)) {
-        rc = corrupt(r, "key table: checksum mismatch");
-        goto out_free;
-    }
-    rc = parse_dir(r, t, HDR_SIZE + ti->len, size);
-    if (rc < 0)
-        goto out_free;
-    uint64_t at = 8 * (uint64_t)r->nchunks * DIR_ENT, end = 8 * (uint64_t)(tlen - TAB_SUM);
-    if (ti->keys)
-        rc = parse_keys(r, t, &at, end, ti->kord);
+    uint64_t at = r->ss;
+    int rc = 0;
+    if (keys)
+        rc = parse_keys(r, &at);
     if (rc == 0)
-        rc = parse_cards(r, t, &at, end, ti->cord);
-    if (rc == 0 && !padding_ok(t, at, end))
+        rc = parse_cards(r, &at);
+    if (rc == 0 && !padding_ok(r->tab, at, r->se))
         rc = corrupt(r, "key table: data after the cardinalities");
     if (rc == 0)
         rc = sum_up(r);
     pack_trim(&r->keys);
     pack_trim(&r->cards);
-out_free:
-    free(t);
+    return rc;
+}
+
+/* Read and check the table: its checksum and directory; version 1: decode it
+ * all (the table is then freed), version 2: keep it for later. */
+static int read_table(colog_idxr_t *r, uint64_t size, const struct tabinfo *ti)
+{
+    size_t tlen = (size_t)ti->len;
+    r->tab = malloc(tlen + SLACK);
+    if (!r->tab)
+        return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
+    memset(r->tab + tlen, 0, SLACK);
+    int rc = r_pread(r, r->tab, tlen, HDR_SIZE, "key table");
+    if (rc < 0)
+        return rc;
+    if (colog__get_u64(r->tab + tlen - TAB_SUM) !=
+        XXH3_64bits_withSeed(r->tab, tlen - TAB_SUM, r->seed))
+        return corrupt(r, "key table: checksum mismatch");
+    if (ti->keys)
+        r->key0 = colog__get_u64(r->tab + r->ss / 8 - 8);
+    rc = parse_dir(r, r->tab, HDR_SIZE + ti->len, size);
+    if (rc < 0 || r->version == IDX_V2)
+        return rc;
+    rc = decode_table(r);
+    free(r->tab);
+    r->tab = NULL;
+    if (rc == 0)
+        r->loaded = 1; /* not shared yet */
     return rc;
 }
 
@@ -1516,6 +1694,10 @@ int colog__idxr_open(colog_idxr_t **out, int dirfd, const char *fname, colog_typ
     colog_idxr_t *r = calloc(1, sizeof *r);
     if (!r)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", display);
+    if (pthread_mutex_init(&r->mu, NULL) != 0) {
+        free(r);
+        return colog_seterr(COLOG_ENOMEM, "%s: out of memory", display);
+    }
     r->type = type;
     r->flip = key_flip(type);
     r->seed = colog__file_seed(fname);
@@ -1567,6 +1749,36 @@ out_free:
     return rc;
 }
 
+int colog__idxr_load(colog_idxr_t *r)
+{
+    if (!r)
+        return colog_seterr(COLOG_EINVAL, "index: no reader");
+    if (is_loaded(r))
+        return 0;
+    pthread_mutex_lock(&r->mu);
+    int rc;
+    if (r->load_ran) { /* it failed: the same error again */
+        rc = colog_seterr(r->load_rc, "%s", r->load_msg ? r->load_msg : r->display);
+    } else {
+        rc = decode_table(r);
+        if (rc == COLOG_ENOMEM) { /* not the file's fault: the next call tries again */
+            pack_free(&r->keys);
+            pack_free(&r->cards);
+            free(r->gcum);
+            r->keys = r->cards = (struct pack){0};
+            r->gcum = NULL;
+        } else if (rc < 0) {
+            r->load_ran = true;
+            r->load_rc = rc;
+            r->load_msg = strdup(colog_errmsg());
+        } else {
+            __atomic_store_n(&r->loaded, 1, __ATOMIC_RELEASE);
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    return rc;
+}
+
 uint32_t colog__idxr_nkeys(const colog_idxr_t *r)
 {
     return r ? r->nkeys : 0;
@@ -1574,28 +1786,186 @@ uint32_t colog__idxr_nkeys(const colog_idxr_t *r)
 
 uint64_t colog__idxr_key(const colog_idxr_t *r, uint32_t i)
 {
-    return r && i < r->nkeys ? fkey(r, i) ^ r->flip : 0;
+    assert(!r || is_loaded(r)); /* the caller must colog__idxr_load a version 2 file */
+    return r && i < r->nkeys && is_loaded(r) ? fkey(r, i) ^ r->flip : 0;
 }
 
 uint64_t colog__idxr_card(const colog_idxr_t *r, uint32_t i)
 {
-    return r && i < r->nkeys ? card_of(r, i) : 0;
+    assert(!r || is_loaded(r));
+    return r && i < r->nkeys && is_loaded(r) ? card_of(r, i) : 0;
 }
 
-uint32_t colog__idxr_lower(const colog_idxr_t *r, uint64_t key)
+/* Loaded: the first i with flipped key(i) >= f. */
+static uint32_t lower_f(const colog_idxr_t *r, uint64_t f)
 {
-    if (!r)
-        return 0;
-    uint64_t k = key ^ r->flip;
     uint32_t lo = 0, hi = r->nkeys;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
-        if (fkey(r, mid) < k)
+        if (fkey(r, mid) < f)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+uint32_t colog__idxr_lower(const colog_idxr_t *r, uint64_t key)
+{
+    assert(!r || is_loaded(r));
+    if (!r || !is_loaded(r))
+        return r ? r->nkeys : 0;
+    return lower_f(r, key ^ r->flip);
+}
+
+/* ---------------------------------------------------------------- lazy decoding (version 2) */
+
+/* Not loaded: decode and check the keys of chunk c from its first key and
+ * its gaps (the gap of the next chunk's first key included, which must give
+ * that key and end at its gap offset; the last chunk's at the start of the
+ * cardinalities). *nbelow = how many of the chunk's flipped keys are below
+ * fb; *flast = its last, flipped. Reads r only. */
+static int lazy_keys(const colog_idxr_t *r, uint32_t c, uint64_t fb, uint32_t *nbelow,
+                     uint64_t *flast)
+{
+    const struct chunk *ch = &r->chunks[c];
+    uint32_t n = chunk_end(r, c) - ch->first, below = 0;
+    uint64_t f = ch->fkey;
+    if (r->dense) { /* keys fkey .. fkey + n - 1, checked at open */
+        *nbelow = fb <= f ? 0 : fb - f < n ? (uint32_t)(fb - f) : n;
+        *flast = f + n - 1;
+        return 0;
+    }
+    uint64_t maxf = r->flip ? UINT64_MAX : key_max(r->type), last = f;
+    bool more = c + 1 < r->nchunks;
+    uint64_t at = ch->goff, end = more ? ch[1].goff : r->chunks[0].coff;
+    below = f < fb;
+    for (uint32_t m = 1; m < n + more; m++) {
+        uint64_t v;
+        const char *bad = gamma_get(r->tab, &at, end, r->kord, &v);
+        if (bad)
+            return tab_corrupt(r, c, ch->first + m, bad);
+        if (f >= maxf || v > maxf - f - 1)
+            return tab_corrupt(r, c, ch->first + m, "key out of range for the column type");
+        f += v + 1;
+        if (m < n) {
+            below += f < fb;
+            last = f;
+        }
+    }
+    if (more && f != ch[1].fkey)
+        return tab_corrupt(r, c, UINT32_MAX, "keys do not lead to the next chunk's first key");
+    if (at != end)
+        return tab_corrupt(r, c, UINT32_MAX, "key gaps do not end where the next ones start");
+    *nbelow = below;
+    *flast = last;
+    return 0;
+}
+
+/* Not loaded: decode and check the cardinalities of chunk c (each <= nrows,
+ * their sum too; they end where the next chunk's start, the last chunk's
+ * with the table's zero padding): into out[0..n) if out is not NULL, and the
+ * sum of those of keys [a, b) added to *sum. Reads r only. */
+static int lazy_cards(const colog_idxr_t *r, uint32_t c, uint32_t *out, uint32_t a, uint32_t b,
+                      uint64_t *sum)
+{
+    const struct chunk *ch = &r->chunks[c];
+    uint32_t n = chunk_end(r, c) - ch->first;
+    bool more = c + 1 < r->nchunks;
+    uint64_t at = ch->coff, end = more ? ch[1].coff : r->se, total = 0, s = 0;
+    for (uint32_t m = 0; m < n; m++) {
+        uint64_t v;
+        uint32_t k = ch->first + m;
+        const char *bad = gamma_get(r->tab, &at, end, r->cord, &v);
+        if (bad)
+            return tab_corrupt(r, c, k, bad);
+        if (v >= r->nrows)
+            return tab_corrupt(r, c, k, "cardinality out of range");
+        total += v + 1;
+        if (total > r->nrows)
+            return tab_corrupt(r, c, k, "cardinalities add up to more than the rows");
+        if (out)
+            out[m] = (uint32_t)(v + 1);
+        if (k >= a && k < b)
+            s += v + 1;
+    }
+    if (more ? at != end : !padding_ok(r->tab, at, end))
+        return tab_corrupt(r, c, UINT32_MAX, "cardinalities do not end where the next ones start");
+    *sum += s;
+    return 0;
+}
+
+/* Not loaded: the first i with flipped key(i) >= fb, decoding one chunk. */
+static int lazy_lower(const colog_idxr_t *r, uint64_t fb, uint32_t *pos)
+{
+    /* the last chunk whose first key is below fb */
+    uint32_t lo = 0, hi = r->nchunks;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->chunks[mid].fkey < fb)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo == 0) {
+        *pos = 0;
+        return 0;
+    }
+    uint32_t below;
+    uint64_t last;
+    int rc = lazy_keys(r, lo - 1, fb, &below, &last);
+    if (rc == 0)
+        *pos = r->chunks[lo - 1].first + below;
+    return rc;
+}
+
+int colog__idxr_range(const colog_idxr_t *r, uint64_t lo, uint64_t hi, uint32_t *pi, uint32_t *pj,
+                      uint64_t *card_sum)
+{
+    if (!r || !pi || !pj || (lo ^ r->flip) > (hi ^ r->flip))
+        return colog_seterr(COLOG_EINVAL, "%s: bad key range", r ? r->display : "index");
+    uint64_t flo = lo ^ r->flip, fhi = hi ^ r->flip, sum = 0;
+    uint32_t i, j = r->nkeys;
+    int rc = 0;
+    if (is_loaded(r)) {
+        i = lower_f(r, flo);
+        if (fhi != UINT64_MAX)
+            j = lower_f(r, fhi + 1);
+        if (card_sum)
+            sum = rows_before(r, j) - rows_before(r, i);
+    } else {
+        rc = lazy_lower(r, flo, &i);
+        if (rc == 0 && fhi != UINT64_MAX)
+            rc = lazy_lower(r, fhi + 1, &j);
+        if (rc == 0 && card_sum && i < j) {
+            uint32_t c1 = chunk_of(r, j - 1);
+            for (uint32_t c = chunk_of(r, i); c <= c1 && rc == 0; c++)
+                rc = lazy_cards(r, c, NULL, i, j, &sum);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    *pi = i;
+    *pj = j;
+    if (card_sum)
+        *card_sum = sum;
+    return 0;
+}
+
+int colog__idxr_last_key(const colog_idxr_t *r, uint64_t *key)
+{
+    if (!r || !key || r->nkeys == 0)
+        return colog_seterr(COLOG_EINVAL, "%s: no last key", r ? r->display : "index");
+    if (is_loaded(r)) {
+        *key = fkey(r, r->nkeys - 1) ^ r->flip;
+        return 0;
+    }
+    uint32_t below;
+    uint64_t last;
+    int rc = lazy_keys(r, r->nchunks - 1, 0, &below, &last);
+    if (rc == 0)
+        *key = last ^ r->flip;
+    return rc;
 }
 
 /* Set bits in p[0..len) (len a multiple of 8). With the popcnt instruction
@@ -1901,17 +2271,17 @@ static int sink_finish(struct sink *s, roaring_bitmap_t *dst)
 
 /* Check the Roaring posting of key i (bytes p[0..len)), deserialize it and
  * add it to s (invariant 3). */
-static int load_roaring(const colog_idxr_t *r, uint32_t i, const uint8_t *p, size_t len,
-                        struct sink *s)
+static int load_roaring(const colog_idxr_t *r, uint32_t i, uint32_t want, const uint8_t *p,
+                        size_t len, struct sink *s)
 {
     uint64_t card = 0;
     uint32_t max = 0;
     const char *bad = check_portable(p, len, &card, &max);
     if (bad)
         return colog_seterr(COLOG_ECORRUPT, "%s: key %u: malformed bitmap: %s", r->display, i, bad);
-    if (card != card_of(r, i))
+    if (card != want)
         return colog_seterr(COLOG_ECORRUPT, "%s: key %u: %llu rows, key table says %u", r->display,
-                            i, (unsigned long long)card, card_of(r, i));
+                            i, (unsigned long long)card, want);
     if (max >= r->nrows)
         return colog_seterr(COLOG_ECORRUPT, "%s: key %u: row %u out of range (%llu rows)",
                             r->display, i, max, (unsigned long long)r->nrows);
@@ -2006,32 +2376,50 @@ static const char *rice_get(const uint8_t *p, uint64_t *lo, uint64_t lo_end, uin
     return NULL;
 }
 
+/* The cardinalities of one chunk's keys as or_range reads them: from the
+ * loaded arrays (v NULL), or decoded lazily: v[k - first] for its key k. */
+struct ccards {
+    const uint32_t *v;
+    uint32_t first;
+};
+
+static uint32_t cc_card(const colog_idxr_t *r, const struct ccards *cc, uint32_t k)
+{
+    return cc->v ? cc->v[k - cc->first] : card_of(r, k);
+}
+
 /* Rice chunk c (bytes p[0..len)): decode keys [i, j) of it into s, skipping
  * its keys before i by their counts (low bits: card * k each; unary parts:
  * card one bits each); check the end of the chunk when its last key is read. */
 static int read_rice(const colog_idxr_t *r, uint32_t c, const uint8_t *p, uint32_t i, uint32_t j,
-                     struct sink *s)
+                     const struct ccards *cc, struct sink *s)
 {
     const struct chunk *ch = &r->chunks[c];
     uint32_t e = chunk_end(r, c), stop = j < e ? j : e, k = ch->first;
-    uint64_t lo = 8, lo_end = 8 + ch->lobits, hi = lo_end, end = 8 * (uint64_t)ch->len, skip = 0;
+    uint64_t lobits = ch->lobits, skip = 0;
+    if (cc->v) {
+        lobits = 0;
+        for (uint32_t m = ch->first; m < e; m++)
+            lobits += (uint64_t)cc_card(r, cc, m) * rice_k(r->nrows, cc_card(r, cc, m));
+    }
+    uint64_t lo = 8, lo_end = 8 + lobits, hi = lo_end, end = 8 * (uint64_t)ch->len;
     if (lo_end > end)
         return chunk_corrupt(r, c, "truncated");
-    if (i > k && i - k > i % PGROUP) {
+    if (!cc->v && i > k && i - k > i % PGROUP) {
         struct cum at = cum_at(r, i);
         lo += at.lo - ch->lo0;
         skip = at.rows - ch->rows0;
         k = i;
     }
     for (; k < i; k++) {
-        uint32_t card = card_of(r, k);
+        uint32_t card = cc_card(r, cc, k);
         lo += (uint64_t)card * rice_k(r->nrows, card);
         skip += card;
     }
     if (!skip_ones(p, &hi, end, skip))
         return chunk_corrupt(r, c, "truncated");
     for (; k < stop; k++) {
-        uint32_t card = card_of(r, k), *out = sink_room(s, card);
+        uint32_t card = cc_card(r, cc, k), *out = sink_room(s, card);
         if (!out)
             return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
         uint64_t row = 0; /* set (>= nrows > 0) only for a row out of range */
@@ -2045,7 +2433,14 @@ static int read_rice(const colog_idxr_t *r, uint32_t c, const uint8_t *p, uint32
         if (sink_rows(s, card) < 0)
             return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
     }
-    if (stop == e && !padding_ok(p, hi, end))
+    /* The unary parts of the keys after j must end in the chunk's last byte:
+     * this checks the chunk against the cardinalities, decoded lazily or not. */
+    uint64_t rest = 0;
+    for (; k < e; k++)
+        rest += cc_card(r, cc, k);
+    if (!skip_ones(p, &hi, end, rest))
+        return chunk_corrupt(r, c, "truncated");
+    if (!padding_ok(p, hi, end))
         return chunk_corrupt(r, c, "data after the last key");
     return 0;
 }
@@ -2053,7 +2448,7 @@ static int read_rice(const colog_idxr_t *r, uint32_t c, const uint8_t *p, uint32
 /* Chunk c, bytes p[0..len) (SLACK readable bytes after): checksum, kind,
  * then keys [i, j) of it into s. */
 static int read_chunk(const colog_idxr_t *r, uint32_t c, const uint8_t *p, uint32_t i, uint32_t j,
-                      struct sink *s)
+                      const struct ccards *cc, struct sink *s)
 {
     const struct chunk *ch = &r->chunks[c];
     if (XXH3_64bits_withSeed(p, ch->len, r->seed ^ c) != ch->sum)
@@ -2061,11 +2456,41 @@ static int read_chunk(const colog_idxr_t *r, uint32_t c, const uint8_t *p, uint3
     if (p[0] == KIND_ROARING) {
         if (chunk_end(r, c) - ch->first != 1)
             return chunk_corrupt(r, c, "Roaring chunk of more than one key");
-        return load_roaring(r, ch->first, p + 1, ch->len - 1u, s);
+        return load_roaring(r, ch->first, cc_card(r, cc, ch->first), p + 1, ch->len - 1u, s);
     }
     if (p[0] != KIND_RICE)
         return chunk_corrupt(r, c, "unknown chunk kind");
-    return read_rice(r, c, p, i, j, s);
+    return read_rice(r, c, p, i, j, cc, s);
+}
+
+/* The cardinalities of the keys of chunks c0..c1-1 (from key first(c0)):
+ * when loaded, none (*cards NULL), else decoded into *cards (stack, or
+ * malloc'ed when more than SINK_SMALL: free it if not stack); and the rows
+ * of keys [i, j) in *total. */
+static int range_cards(const colog_idxr_t *r, uint32_t c0, uint32_t c1, uint32_t i, uint32_t j,
+                       uint32_t *stack, uint32_t **cards, uint64_t *total)
+{
+    *cards = NULL;
+    *total = 0;
+    if (is_loaded(r)) {
+        *total = rows_before(r, j) - rows_before(r, i);
+        return 0;
+    }
+    uint32_t base = r->chunks[c0].first, n = chunk_end(r, c1 - 1) - base;
+    /* n <= 8 * table bytes: every cardinality takes a bit (checked at open) */
+    uint32_t *v = n <= SINK_SMALL ? stack : malloc((size_t)n * sizeof *v);
+    if (!v)
+        return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
+    int rc = 0;
+    for (uint32_t c = c0; c < c1 && rc == 0; c++)
+        rc = lazy_cards(r, c, v + (r->chunks[c].first - base), i, j, total);
+    if (rc < 0) {
+        if (v != stack)
+            free(v);
+        return rc;
+    }
+    *cards = v;
+    return 0;
 }
 
 int colog__idxr_or_range(const colog_idxr_t *r, uint32_t i, uint32_t j,
@@ -2076,16 +2501,18 @@ int colog__idxr_or_range(const colog_idxr_t *r, uint32_t i, uint32_t j,
                             j);
     if (i == j)
         return 0;
-    uint64_t total = 0;
-    for (uint32_t k = i; k < j; k++)
-        total += card_of(r, k);
+    uint32_t c = chunk_of(r, i), cend = chunk_of(r, j - 1) + 1;
+    uint32_t cstack[SINK_SMALL], *cards;
+    uint64_t total;
+    int rc = range_cards(r, c, cend, i, j, cstack, &cards, &total);
+    if (rc < 0)
+        return rc;
     struct sink s;
     sink_init(&s, r, r->nrows <= FLAT_MAX_ROWS && total > r->nrows / 256);
     const struct chunk *ch = r->chunks;
     uint8_t sbuf[2 * CHUNK_TARGET + SLACK], *buf = sbuf;
     size_t cap = sizeof sbuf - SLACK;
-    int rc = 0;
-    uint32_t c = chunk_of(r, i), cend = chunk_of(r, j - 1) + 1;
+    uint32_t base = ch[c].first;
     while (c < cend && rc == 0) {
         /* The longest run of chunks from c within READ_CHUNK bytes (at least one). */
         uint32_t d = c + 1;
@@ -2110,8 +2537,11 @@ int colog__idxr_or_range(const colog_idxr_t *r, uint32_t i, uint32_t j,
             snprintf(what, sizeof what, "chunks %u..%u", c, d - 1);
             rc = r_pread_err(r, rc, what);
         }
-        for (uint32_t e = c; e < d && rc == 0; e++)
-            rc = read_chunk(r, e, buf + (ch[e].off - ch[c].off), i, j, &s);
+        for (uint32_t e = c; e < d && rc == 0; e++) {
+            struct ccards cc = {.v = cards ? cards + (ch[e].first - base) : NULL,
+                                .first = ch[e].first};
+            rc = read_chunk(r, e, buf + (ch[e].off - ch[c].off), i, j, &cc, &s);
+        }
         c = d;
     }
     if (rc == 0)
@@ -2119,6 +2549,8 @@ int colog__idxr_or_range(const colog_idxr_t *r, uint32_t i, uint32_t j,
     sink_free(&s);
     if (buf != sbuf)
         free(buf);
+    if (cards != cstack)
+        free(cards);
     return rc;
 }
 

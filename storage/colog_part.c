@@ -152,12 +152,12 @@ static int open_column(colog_part_t *p, int pfd, unsigned c)
         snprintf(disp, sizeof disp, "%s/%s", p->display, fname);
         if (man_file(&p->man, fname) == NULL)
             return colog_seterr(COLOG_ECORRUPT, "%s/manifest: no entry for %s", p->display, fname);
-        rc = colog__dict_read(pfd, fname, col->type, disp, &p->dicts[c]);
+        rc = colog__dict_open(pfd, fname, col->type, disp, &p->dicts[c]);
         if (rc)
             return rc;
         /* Decoded codes stay within their block's zone (colog_colfile.c checks),
          * so zones within the dictionary mean every code is a valid index. */
-        uint32_t dn = colog__dict_view(p->dicts[c])->n;
+        uint32_t dn = colog__dict_size(p->dicts[c]);
         for (uint32_t b = 0; b < p->man.nblocks; b++) {
             colog_zone_t z;
             rc = colog__colr_zone(p->cols[c], b, &z);
@@ -169,7 +169,10 @@ static int open_column(colog_part_t *p, int pfd, unsigned c)
                                     p->display, col->name, b, (unsigned long long)z.max.u, dn);
         }
         uint32_t nk = p->idx[c] ? colog__idxr_nkeys(p->idx[c]) : 0;
-        if (nk > 0 && colog__idxr_key(p->idx[c], nk - 1) >= dn)
+        uint64_t last = 0;
+        if (nk > 0 && (rc = colog__idxr_last_key(p->idx[c], &last)) != 0)
+            return rc;
+        if (nk > 0 && last >= dn)
             return colog_seterr(COLOG_ECORRUPT, "%s/%s.idx: key outside the dictionary (%u)",
                                 p->display, col->name, dn);
     }
@@ -273,8 +276,26 @@ int colog_part_dict(colog_part_t *p, unsigned col, const colog_dictview_t **out)
 {
     if (p == NULL || out == NULL || col >= COLOG_MAX_COLS || p->dicts[col] == NULL)
         return colog_seterr(COLOG_EINVAL, "part dict: column %u has no dictionary open", col);
+    int rc = colog__dict_load(p->dicts[col]);
+    if (rc)
+        return rc;
     *out = colog__dict_view(p->dicts[col]);
     return 0;
+}
+
+uint32_t colog_part_dict_size(const colog_part_t *p, unsigned col)
+{
+    if (p == NULL || col >= COLOG_MAX_COLS || p->dicts[col] == NULL)
+        return 0;
+    return colog__dict_size(p->dicts[col]);
+}
+
+int colog_part_dict_bound(colog_part_t *p, unsigned col, const colog_ip_t *ip, const char *s,
+                          size_t len, bool upper, uint32_t *pos)
+{
+    if (p == NULL || pos == NULL || col >= COLOG_MAX_COLS || p->dicts[col] == NULL)
+        return colog_seterr(COLOG_EINVAL, "part dict: column %u has no dictionary open", col);
+    return colog__dict_bound(p->dicts[col], ip, s, len, upper, pos);
 }
 
 int colog_part_read(colog_part_t *p, unsigned col, uint32_t b, colog_block_t *out)
@@ -322,6 +343,21 @@ bool colog_part_indexed(const colog_part_t *p, unsigned col)
 uint32_t colog_part_index_nkeys(const colog_part_t *p, unsigned col)
 {
     return colog_part_indexed(p, col) ? colog__idxr_nkeys(p->idx[col]) : 0;
+}
+
+int colog_part_index_load(colog_part_t *p, unsigned col)
+{
+    if (!colog_part_indexed(p, col))
+        return colog_seterr(COLOG_EINVAL, "part index: column %u has no index open", col);
+    return colog__idxr_load(p->idx[col]);
+}
+
+int colog_part_index_range(colog_part_t *p, unsigned col, uint64_t lo, uint64_t hi, uint32_t *i,
+                           uint32_t *j, uint64_t *rows)
+{
+    if (!colog_part_indexed(p, col) || i == NULL || j == NULL || rows == NULL)
+        return colog_seterr(COLOG_EINVAL, "part index: bad arguments");
+    return colog__idxr_range(p->idx[col], lo, hi, i, j, rows);
 }
 
 uint64_t colog_part_index_key(const colog_part_t *p, unsigned col, uint32_t i)

@@ -289,8 +289,17 @@ int64_t colog_part_ts_max(const colog_part_t *p);
 uint64_t colog_part_bytes(const colog_part_t *p);
 /* Zone map of block b of column col (no decompression). */
 int colog_part_zone(colog_part_t *p, unsigned col, uint32_t b, colog_zone_t *out);
-/* The part's dictionary of a string/ip column. Borrowed; valid while p is open. */
+/* The part's whole dictionary of a string/ip column, read and verified on first
+ * use (thread-safe). Borrowed; valid while p is open. */
 int colog_part_dict(colog_part_t *p, unsigned col, const colog_dictview_t **out);
+/* Entries of that dictionary (0 for other columns), known without reading it. */
+uint32_t colog_part_dict_size(const colog_part_t *p, unsigned col);
+/* *pos = the code of the first entry >= the value (upper: > the value), or the
+ * entry count: the value is *ip for an ip column, s[0..len) for a string one.
+ * Reads at most one block of the dictionary file unless it was read whole.
+ * Thread-safe. */
+int colog_part_dict_bound(colog_part_t *p, unsigned col, const colog_ip_t *ip, const char *s,
+                          size_t len, bool upper, uint32_t *pos);
 /* Decode block b of column col. See colog_block_t for the lifetime. */
 int colog_part_read(colog_part_t *p, unsigned col, uint32_t b, colog_block_t *out);
 
@@ -355,11 +364,20 @@ int colog_part_read_many(colog_blkreq_t *reqs, size_t n, colog_ioq_t *q);
 struct roaring_bitmap_s;
 bool colog_part_indexed(const colog_part_t *p, unsigned col);
 uint32_t colog_part_index_nkeys(const colog_part_t *p, unsigned col);
+/* Decode every key of the index and its number of rows, once (thread-safe);
+ * required before colog_part_index_key, _card and _lower. Opening a part reads
+ * and verifies only the index's key table, not its decoded keys, so that a
+ * point query costs a chunk of each part's index rather than all of it. */
+int colog_part_index_load(colog_part_t *p, unsigned col);
 /* Key i (ascending) and its number of rows; i < nkeys. */
 uint64_t colog_part_index_key(const colog_part_t *p, unsigned col, uint32_t i);
 uint64_t colog_part_index_card(const colog_part_t *p, unsigned col, uint32_t i);
 /* First i with key(i) >= key (nkeys if none). */
 uint32_t colog_part_index_lower(const colog_part_t *p, unsigned col, uint64_t key);
+/* The keys in [lo, hi] (same key convention): positions [*i, *j) and their rows
+ * in all. Loaded or not; decodes only the chunks it needs. Thread-safe. */
+int colog_part_index_range(colog_part_t *p, unsigned col, uint64_t lo, uint64_t hi, uint32_t *i,
+                           uint32_t *j, uint64_t *rows);
 /* OR into dst the rows of keys [i, j). Reads and verifies those bitmaps only;
  * thread-safe. */
 int colog_part_index_rows(colog_part_t *p, unsigned col, uint32_t i, uint32_t j,

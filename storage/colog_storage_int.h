@@ -190,11 +190,33 @@ int colog__dict_write(int dirfd, const char *fname, const colog_dictview_t *d, u
                       uint64_t *xxh, uint8_t sha256[32]);
 
 typedef struct colog_dictbuf colog_dictbuf_t;
-/* Read and verify (checksum, sortedness, offsets in bounds) a dictionary file. */
+/* Read and verify (checksums, sortedness, offsets in bounds) a whole dictionary
+ * file: colog__dict_open then colog__dict_load. */
 int colog__dict_read(int dirfd, const char *fname, colog_type_t type, const char *display,
                      colog_dictbuf_t **out);
-/* The view inside; valid until colog__dict_free. */
+/* Open a dictionary file lazily. Version 1 files (one compressed payload) are
+ * read and verified whole here. Version 2 files (entries in separately
+ * compressed and checksummed blocks, FORMAT.md) read only the header and the
+ * checksummed block directory with each block's first value; the entries are
+ * read when needed: all of them by colog__dict_load, one block by
+ * colog__dict_bound. display names the file in errors (NULL: fname). */
+int colog__dict_open(int dirfd, const char *fname, colog_type_t type, const char *display,
+                     colog_dictbuf_t **out);
+/* Entries of the dictionary (known from the header). */
+uint32_t colog__dict_size(const colog_dictbuf_t *d);
+/* Read, verify and decode every entry, once (later calls return the first
+ * result at once). Thread-safe. */
+int colog__dict_load(colog_dictbuf_t *d);
+/* The whole view; only after colog__dict_read or a successful colog__dict_load;
+ * valid until colog__dict_free. */
 const colog_dictview_t *colog__dict_view(const colog_dictbuf_t *d);
+/* *pos = the code of the first entry >= the value (with upper: > the value), or
+ * the entry count if none. The value is *ip for an ip dictionary, s[0..len) for
+ * a string one. Reads and verifies at most one block of a version 2 file that
+ * is not loaded. Thread-safe. ECORRUPT (naming the file and the block) or an
+ * I/O error. */
+int colog__dict_bound(colog_dictbuf_t *d, const colog_ip_t *ip, const char *s, size_t len,
+                      bool upper, uint32_t *pos);
 void colog__dict_free(colog_dictbuf_t *d);
 
 /* ---------------------------------------------------------------- manifests (colog_manifest.c) */
@@ -259,18 +281,35 @@ void colog__idxw_abort(colog_idxw_t *w);
 
 typedef struct colog_idxr colog_idxr_t;
 
-/* Open and verify the header and key table (bitmaps are read on demand).
- * nrows: the part's rows (every row id must be below it). */
+/* Open: read and verify the header and the key table's checksum and chunk
+ * directory (bitmaps are read on demand). Version 1 files also have every key
+ * and cardinality decoded and checked here. Version 2 files (whose directory
+ * gives each chunk's first key and where its keys and cardinalities start in
+ * the table, FORMAT.md) are decoded later: all of them by colog__idxr_load, or
+ * one chunk at a time by colog__idxr_range, colog__idxr_last_key and
+ * colog__idxr_or_range. nrows: the part's rows (every row id must be below it). */
 int colog__idxr_open(colog_idxr_t **out, int dirfd, const char *fname, colog_type_t type,
                      uint64_t nrows, const char *display);
+/* Decode and check every key and cardinality, once (later calls return the
+ * first result at once). Thread-safe. Version 1: nothing to do. */
+int colog__idxr_load(colog_idxr_t *r);
 uint32_t colog__idxr_nkeys(const colog_idxr_t *r);
-/* Key i (ascending) and its cardinality; i < nkeys. */
+/* Only after colog__idxr_load (or on a version 1 file): key i (ascending), its
+ * cardinality (i < nkeys), and the first i with key(i) >= key (nkeys if none). */
 uint64_t colog__idxr_key(const colog_idxr_t *r, uint32_t i);
 uint64_t colog__idxr_card(const colog_idxr_t *r, uint32_t i);
-/* First i with key(i) >= key, nkeys if none. */
 uint32_t colog__idxr_lower(const colog_idxr_t *r, uint64_t key);
+/* The keys in [lo, hi] (lo <= hi, in the key order of FORMAT.md: i64 keys as
+ * signed): their positions [*i, *j) and the sum of their cardinalities. Loaded
+ * or not; not loaded, it decodes only the chunks holding lo and hi (and, for
+ * the sum, those between). Thread-safe. ECORRUPT naming the file. */
+int colog__idxr_range(const colog_idxr_t *r, uint64_t lo, uint64_t hi, uint32_t *i, uint32_t *j,
+                      uint64_t *card_sum);
+/* The largest key (nkeys > 0), decoding at most the last chunk. Thread-safe. */
+int colog__idxr_last_key(const colog_idxr_t *r, uint64_t *key);
 /* OR the bitmaps of keys [i, j) into dst (read, checksum-verified, deserialized
- * with roaring_bitmap_portable_deserialize_safe and validated). Thread-safe. */
+ * with roaring_bitmap_portable_deserialize_safe and validated). Loaded or not.
+ * Thread-safe. */
 int colog__idxr_or_range(const colog_idxr_t *r, uint32_t i, uint32_t j,
                          struct roaring_bitmap_s *dst);
 void colog__idxr_close(colog_idxr_t *r);

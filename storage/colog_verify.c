@@ -522,6 +522,11 @@ static int read_idx(verify_t *v, const dpart_t *p, int pfd, const char *name, co
     int rc = colog__idxr_open(&r, pfd, name, type, p->man.nrows, disp);
     if (rc)
         return reader_failed(v, rc);
+    rc = colog__idxr_load(r); /* every key and cardinality decoded and checked */
+    if (rc) {
+        rc = reader_failed(v, rc);
+        goto out_close;
+    }
     roaring_bitmap_t *bm = roaring_bitmap_create();
     if (bm == NULL) {
         rc = colog_seterr(COLOG_ENOMEM, "out of memory");

@@ -31,17 +31,78 @@
  *  4. A query's answer is built in memory, at most SERVE_MAX_RESULT bytes: past
  *     that the query fails with a message asking for a narrower one.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <microhttpd.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* ---------------------------------------------------------------- libmicrohttpd, loaded on use
+ *
+ * libmicrohttpd is opened with dlopen when `colog serve --http` starts, not
+ * linked: it brings GnuTLS and its dependencies, whose loading costs every colog
+ * command about 2 ms at start-up (docs/BENCHMARKS.md). Every function used is
+ * listed here; the names are redirected to the pointers, typed by microhttpd.h. */
+#define MHD_SONAME "libmicrohttpd.so.12"
+#define MHD_FUNCS(X)                                                                               \
+    X(MHD_add_response_header)                                                                     \
+    X(MHD_create_response_from_buffer)                                                             \
+    X(MHD_destroy_response)                                                                        \
+    X(MHD_get_connection_info)                                                                     \
+    X(MHD_lookup_connection_value)                                                                 \
+    X(MHD_queue_response)                                                                          \
+    X(MHD_quiesce_daemon)                                                                          \
+    X(MHD_resume_connection)                                                                       \
+    X(MHD_start_daemon)                                                                            \
+    X(MHD_stop_daemon)                                                                             \
+    X(MHD_suspend_connection)
+
+static struct {
+#define MHD_PTR(f) __typeof__(&f) p_##f;
+    MHD_FUNCS(MHD_PTR)
+#undef MHD_PTR
+} mhd;
+static pthread_once_t mhd_once = PTHREAD_ONCE_INIT;
+static bool mhd_ok;
+static char mhd_err[512];
+
+#define MHD_add_response_header mhd.p_MHD_add_response_header
+#define MHD_create_response_from_buffer mhd.p_MHD_create_response_from_buffer
+#define MHD_destroy_response mhd.p_MHD_destroy_response
+#define MHD_get_connection_info mhd.p_MHD_get_connection_info
+#define MHD_lookup_connection_value mhd.p_MHD_lookup_connection_value
+#define MHD_queue_response mhd.p_MHD_queue_response
+#define MHD_quiesce_daemon mhd.p_MHD_quiesce_daemon
+#define MHD_resume_connection mhd.p_MHD_resume_connection
+#define MHD_start_daemon mhd.p_MHD_start_daemon
+#define MHD_stop_daemon mhd.p_MHD_stop_daemon
+#define MHD_suspend_connection mhd.p_MHD_suspend_connection
+
+static void mhd_open(void)
+{
+    void *h = dlopen(MHD_SONAME, RTLD_NOW | RTLD_LOCAL);
+    if (h == NULL) {
+        snprintf(mhd_err, sizeof mhd_err, "%s", dlerror());
+        return;
+    }
+#define MHD_SYM(f)                                                                                 \
+    if ((*(void **)&mhd.p_##f = dlsym(h, #f)) == NULL) {                                           \
+        snprintf(mhd_err, sizeof mhd_err, "%s: no symbol %s", MHD_SONAME, #f);                     \
+        return;                                                                                    \
+    }
+    MHD_FUNCS(MHD_SYM)
+#undef MHD_SYM
+    mhd_ok = true; /* the handle stays open for the life of the process */
+}
 
 #include "serve.h"
 
@@ -511,6 +572,13 @@ static void on_log(void *cls, const char *fmt, va_list ap)
 
 int serve_http_start(const serve_http_cfg_t *cfg, int fd, serve_http_t **out)
 {
+    pthread_once(&mhd_once, mhd_open);
+    if (!mhd_ok) {
+        close(fd);
+        fprintf(stderr, "colog: serve: http: cannot load libmicrohttpd (%s): %s\n", MHD_SONAME,
+                mhd_err);
+        return -1;
+    }
     serve_http_t *h = calloc(1, sizeof *h);
     if (h == NULL) {
         close(fd);

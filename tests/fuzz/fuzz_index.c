@@ -9,12 +9,13 @@
  *
  *   0  raw:   written as it is;
  *   1  fixed: every checksum is recomputed first, following the layout of
- *             storage/colog_index.c (header 48 bytes with its XXH3-64 at 40;
- *             key table of table_len bytes (header 24..32) at 48, its last 8
- *             bytes the XXH3-64 of the rest; chunk directory at the start of the
- *             table, 16 bytes a chunk (first key, length, XXH3-64 seeded with
- *             file seed ^ chunk), chunks back to back after the table). Keep
- *             this in step with that file.
+ *             storage/colog_index.c (header 48 bytes with its XXH3-64 at 40,
+ *             version at 4; key table of table_len bytes (header 24..32) at 48,
+ *             its last 8 bytes the XXH3-64 of the rest; chunk directory at the
+ *             start of the table, 16 bytes a chunk in version 1, 40 in version
+ *             2 (first key index, length, XXH3-64 seeded with file seed ^ chunk,
+ *             then in version 2 first key and bit offsets), chunks back to back
+ *             after the table). Keep this in step with that file.
  *
  * Properties checked on a file that opens (abort on violation): keys strictly
  * ascending in the column's order, each found at its own index by
@@ -25,6 +26,12 @@
  * paths of or_range); a failing or_range leaves the caller's bitmap as it was;
  * bad ranges are COLOG_EINVAL. Errors are ENOTCOLOG / EVERSION / ECORRUPT /
  * ENOMEM with a message.
+ *
+ * Lazy decoding (version 2): before colog__idxr_load, colog__idxr_range on
+ * keys from the input and near the directory's first keys, colog__idxr_last_key
+ * and colog__idxr_or_range of a few key ranges; then load. When a lazy call
+ * and the load both succeed, the lazy result must equal the loaded reader's
+ * (range also against lower and card), and a second load must agree.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +46,10 @@
 
 #define FNAME "fuzz.idx"
 #define HDR 48
-#define DIR_ENT 16
+#define DIR_ENT 16  /* version 1 */
+#define DIR_ENT2 40 /* version 2 */
+#define NPROBES 8   /* lazy range probes */
+#define NLAZY_OR 3  /* lazy or_range probes */
 #define TAB_SUM 8
 #define MAX_SINGLES 64   /* keys checked one by one */
 #define MARK 0xfffffff0u /* a row no fuzzed part reaches: marks the caller's bitmap */
@@ -100,9 +110,9 @@ static void fix_sums(uint8_t *f, size_t len, uint64_t seed)
     if (tlen >= TAB_SUM && tlen <= len - HDR) {
         uint8_t *t = f + HDR;
         uint32_t nchunks = colog__get_u32(f + 12);
-        uint64_t off = HDR + tlen;
-        for (uint32_t c = 0; c < nchunks && (uint64_t)DIR_ENT * (c + 1) <= tlen - TAB_SUM; c++) {
-            uint8_t *d = t + (size_t)c * DIR_ENT;
+        uint64_t off = HDR + tlen, dent = colog__get_u16(f + 4) == 2 ? DIR_ENT2 : DIR_ENT;
+        for (uint32_t c = 0; c < nchunks && dent * (c + 1) <= tlen - TAB_SUM; c++) {
+            uint8_t *d = t + (size_t)(c * dent);
             uint32_t clen = colog__get_u32(d + 4);
             if (clen > len - off)
                 break;
@@ -158,7 +168,129 @@ static roaring_bitmap_t *range(const colog_idxr_t *r, uint32_t i, uint32_t j, ui
     return b;
 }
 
-static void read_index(colog_type_t type, uint64_t nrows, uint64_t h)
+/* What the lazy calls gave before the load. */
+struct lazy {
+    int nprobe;
+    uint64_t lo[NPROBES], hi[NPROBES], sum[NPROBES];
+    uint32_t i[NPROBES], j[NPROBES];
+    bool ok[NPROBES];
+    bool last_ok;
+    uint64_t last;
+    uint32_t ori[NLAZY_OR], orj[NLAZY_OR];
+    roaring_bitmap_t * or [NLAZY_OR]; /* NULL: failed */
+};
+
+static uint64_t next_h(uint64_t h)
+{
+    return h * 6364136223846793005ull + 1442695040888963407ull;
+}
+
+/* A probe key: near a directory first key of the image (version 2), small,
+ * or any. */
+static uint64_t probe_key(const uint8_t *img, size_t size, uint64_t h)
+{
+    uint64_t tlen = size >= HDR ? colog__get_u64(img + 24) : 0;
+    uint32_t nc = size >= HDR ? colog__get_u32(img + 12) : 0;
+    if (h % 3 == 0 && size >= HDR && colog__get_u16(img + 4) == 2 && nc > 0 && tlen <= size - HDR) {
+        uint32_t c = (uint32_t)((h >> 8) % nc);
+        if ((uint64_t)DIR_ENT2 * (c + 1) <= tlen)
+            return colog__get_u64(img + HDR + (size_t)DIR_ENT2 * c + 16) + (h >> 40) % 3 - 1;
+    }
+    return h % 3 == 1 ? (h >> 16) % 1024 : h;
+}
+
+/* The lazy calls on a fresh reader. */
+static void lazy_probe(const colog_idxr_t *r, colog_type_t type, uint64_t nrows, const uint8_t *img,
+                       size_t size, uint64_t h, struct lazy *z)
+{
+    uint64_t flip = type == COLOG_T_I64 ? 1ull << 63 : 0;
+    uint32_t nk = colog__idxr_nkeys(r);
+    int rc = colog__idxr_last_key(r, &z->last);
+    if (nk == 0)
+        CHECK(rc == COLOG_EINVAL, "last_key of no keys: %d", rc);
+    else if (rc < 0)
+        check_error(rc);
+    z->last_ok = nk > 0 && rc == 0;
+    for (int p = 0; p < NPROBES; p++) {
+        h = next_h(h);
+        uint64_t lo = probe_key(img, size, h), hi = p % 2 ? lo : probe_key(img, size, next_h(h));
+        if ((lo ^ flip) > (hi ^ flip)) {
+            uint64_t x = lo;
+            lo = hi;
+            hi = x;
+        }
+        z->lo[p] = lo;
+        z->hi[p] = hi;
+        rc = colog__idxr_range(r, lo, hi, &z->i[p], &z->j[p], &z->sum[p]);
+        if (rc < 0)
+            check_error(rc);
+        else
+            CHECK(z->i[p] <= z->j[p] && z->j[p] <= nk, "range [%u, %u) of %u keys", z->i[p],
+                  z->j[p], nk);
+        z->ok[p] = rc == 0;
+    }
+    z->nprobe = NPROBES;
+    for (int p = 0; p < NLAZY_OR && nk > 0; p++) {
+        h = next_h(h);
+        uint32_t i = (uint32_t)((h >> 33) % nk),
+                 j = i + 1 + (uint32_t)((h >> 13) % (p ? 4 : nk - i));
+        z->ori[p] = i;
+        z->orj[p] = j > nk ? nk : j;
+        z->or [p] = range(r, z->ori[p], z->orj[p], nrows);
+    }
+}
+
+/* After a successful load: the lazy results that succeeded are the loaded
+ * ones. */
+static void lazy_check(const colog_idxr_t *r, colog_type_t type, uint64_t nrows, struct lazy *z)
+{
+    uint64_t flip = type == COLOG_T_I64 ? 1ull << 63 : 0;
+    uint32_t nk = colog__idxr_nkeys(r);
+    uint64_t last;
+    if (nk > 0) {
+        CHECK(colog__idxr_last_key(r, &last) == 0, "loaded last_key failed: %s", colog_errmsg());
+        CHECK(last == colog__idxr_key(r, nk - 1), "loaded last_key");
+        CHECK(!z->last_ok || z->last == last, "lazy last key %llx, loaded %llx",
+              (unsigned long long)z->last, (unsigned long long)last);
+    }
+    for (int p = 0; p < z->nprobe; p++) {
+        uint32_t i, j;
+        uint64_t sum;
+        CHECK(colog__idxr_range(r, z->lo[p], z->hi[p], &i, &j, &sum) == 0,
+              "loaded range failed: %s", colog_errmsg());
+        uint32_t wi = colog__idxr_lower(r, z->lo[p]);
+        uint32_t wj = (z->hi[p] ^ flip) == UINT64_MAX ? nk : colog__idxr_lower(r, z->hi[p] + 1);
+        uint64_t wsum = 0;
+        for (uint32_t k = wi; k < wj; k++)
+            wsum += colog__idxr_card(r, k);
+        CHECK(i == wi && j == wj && sum == wsum, "loaded range [%u, %u) %llu, want [%u, %u) %llu",
+              i, j, (unsigned long long)sum, wi, wj, (unsigned long long)wsum);
+        if (z->ok[p])
+            CHECK(z->i[p] == i && z->j[p] == j && z->sum[p] == sum,
+                  "lazy range [%u, %u) %llu, loaded [%u, %u) %llu", z->i[p], z->j[p],
+                  (unsigned long long)z->sum[p], i, j, (unsigned long long)sum);
+    }
+    for (int p = 0; p < NLAZY_OR; p++) {
+        if (!z->or [p])
+            continue;
+        roaring_bitmap_t *b = range(r, z->ori[p], z->orj[p], nrows);
+        if (b) {
+            CHECK(roaring_bitmap_equals(b, z->or [p]), "lazy or_range %u..%u differs from loaded",
+                  z->ori[p], z->orj[p]);
+            roaring_bitmap_free(b);
+        }
+    }
+}
+
+static void lazy_free(struct lazy *z)
+{
+    for (int p = 0; p < NLAZY_OR; p++)
+        if (z->or [p])
+            roaring_bitmap_free(z->or [p]);
+}
+
+static void read_index(colog_type_t type, uint64_t nrows, uint64_t h, const uint8_t *img,
+                       size_t size)
 {
     colog_idxr_t *r;
     int rc = colog__idxr_open(&r, g_dirfd, FNAME, type, nrows, "fuzz/p0/" FNAME);
@@ -166,6 +298,19 @@ static void read_index(colog_type_t type, uint64_t nrows, uint64_t h)
         check_error(rc);
         return;
     }
+    struct lazy z = {0};
+    lazy_probe(r, type, nrows, img, size, h, &z);
+    rc = colog__idxr_load(r);
+    if (rc < 0) {
+        check_error(rc);
+        CHECK(colog__idxr_load(r) == rc, "a second load differs");
+        lazy_free(&z);
+        colog__idxr_close(r);
+        return;
+    }
+    CHECK(colog__idxr_load(r) == 0, "a second load failed");
+    lazy_check(r, type, nrows, &z);
+    lazy_free(&z);
     uint64_t flip = type == COLOG_T_I64 ? 1ull << 63 : 0;
     uint32_t nk = colog__idxr_nkeys(r);
     if (g_verbose)
@@ -252,7 +397,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fix_sums(img, size, colog__file_seed(FNAME));
     uint64_t nrows = size >= 24 ? colog__get_u64(img + 16) : 0;
     put_file(img, size);
+    read_index(type, nrows, XXH3_64bits(data, size), img, size);
     free(img);
-    read_index(type, nrows, XXH3_64bits(data, size));
     return 0;
 }
