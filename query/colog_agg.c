@@ -302,29 +302,57 @@ static void gtab_free(gtab_t *g)
     free(g->hash);
 }
 
-/* (gid, value) pairs for exact dcount. */
+/* (gid, value) pairs for exact dcount. When every value fits 32 bits (dictionary
+ * ids, u8..u32 columns) a slot is one word, (gid + 1) << 32 | value: half the
+ * memory, and a probe touches half the cache lines of the two-word slots
+ * (gid + 1, value) that 64-bit values need. gid + 1 is never 0 (0 = empty) and
+ * below 2^32 (gtab_get_h keeps gids below UINT32_MAX - 1). */
 typedef struct pairset {
     size_t cap, n;
-    uint64_t *k; /* 2 words a slot: gid + 1 (0 = empty), value */
+    bool packed; /* one word a slot */
+    uint64_t *k; /* cap slots of 1 or 2 words */
 } pairset_t;
+
+static inline size_t ps_words(const pairset_t *s)
+{
+    return s->packed ? 1 : 2;
+}
+
+/* gid + 1 of slot i (0: empty) and its value. */
+static inline uint64_t ps_gid1(const pairset_t *s, size_t i)
+{
+    return s->packed ? s->k[i] >> 32 : s->k[2 * i];
+}
+
+static inline uint64_t ps_val(const pairset_t *s, size_t i)
+{
+    return s->packed ? s->k[i] & 0xffffffffu : s->k[2 * i + 1];
+}
+
+static inline uint64_t pair_hash(uint64_t gid, uint64_t v)
+{
+    uint64_t key[2] = {gid + 1, v};
+    return hash_words(key, 2);
+}
 
 static int pairset_reserve(pairset_t *s, size_t more)
 {
+    size_t w = ps_words(s);
     while ((s->n + more) * 2 > s->cap) {
         size_t nc = s->cap ? 2 * s->cap : 1024;
-        uint64_t *nk = tab_alloc(nc * 2 * 8);
+        uint64_t *nk = tab_alloc(nc * w * 8);
         if (nk == NULL)
             return COLOG_ENOMEM;
         for (size_t i = 0; i < s->cap; i++) {
-            if (s->k[2 * i] == 0)
+            uint64_t g1 = ps_gid1(s, i);
+            if (g1 == 0)
                 continue;
-            size_t j = hash_words(&s->k[2 * i], 2) & (nc - 1);
-            while (nk[2 * j])
+            size_t j = pair_hash(g1 - 1, ps_val(s, i)) & (nc - 1);
+            while (nk[w * j])
                 j = (j + 1) & (nc - 1);
-            nk[2 * j] = s->k[2 * i];
-            nk[2 * j + 1] = s->k[2 * i + 1];
+            memcpy(&nk[w * j], &s->k[w * i], w * 8);
         }
-        tab_free(s->k, s->cap * 2 * 8);
+        tab_free(s->k, s->cap * w * 8);
         s->k = nk;
         s->cap = nc;
     }
@@ -335,6 +363,17 @@ static int pairset_reserve(pairset_t *s, size_t more)
 static inline void pairset_add_h(pairset_t *s, uint64_t gid, uint64_t v, uint64_t h)
 {
     size_t j = h & (s->cap - 1);
+    if (s->packed) {
+        uint64_t key = (gid + 1) << 32 | v;
+        while (s->k[j]) {
+            if (s->k[j] == key)
+                return;
+            j = (j + 1) & (s->cap - 1);
+        }
+        s->k[j] = key;
+        s->n++;
+        return;
+    }
     while (s->k[2 * j]) {
         if (s->k[2 * j] == gid + 1 && s->k[2 * j + 1] == v)
             return;
@@ -343,12 +382,6 @@ static inline void pairset_add_h(pairset_t *s, uint64_t gid, uint64_t v, uint64_
     s->k[2 * j] = gid + 1;
     s->k[2 * j + 1] = v;
     s->n++;
-}
-
-static inline uint64_t pair_hash(uint64_t gid, uint64_t v)
-{
-    uint64_t key[2] = {gid + 1, v};
-    return hash_words(key, 2);
 }
 
 static int pairset_add(pairset_t *s, uint64_t gid, uint64_t v)
@@ -676,7 +709,7 @@ static int dcount_block(colog_agg_t *x, aggst_t *s, const colog_block_t *blk, co
     size_t mask = s->ps.cap - 1;
     for (uint32_t k = 0; k < m; k++) {
         if (k + AHEAD < m)
-            __builtin_prefetch(&s->ps.k[2 * (h[k + AHEAD] & mask)]);
+            __builtin_prefetch(&s->ps.k[ps_words(&s->ps) * (h[k + AHEAD] & mask)]);
         uint32_t g = gid[jj[k]];
         pairset_add_h(&s->ps, g, v[k], h[k]);
         s->cnt[g]++;
@@ -832,6 +865,9 @@ int colog__agg_new(colog_query_t *q, size_t mem_limit, colog_agg_t **out)
         aggst_t *s = &x->agg[k];
         s->a = &q->aggs[k];
         s->ctype = s->a->col >= 0 ? q->schema->cols[s->a->col].type : COLOG_T_U64;
+        /* dictionary columns count interned ids (below 2^32) */
+        s->ps.packed = s->ctype == COLOG_T_U8 || s->ctype == COLOG_T_U16 ||
+                       s->ctype == COLOG_T_U32 || colog_type_is_dict(s->ctype);
         if (agg_minmax_dict(x, s) && (s->pbest = malloc(4)) == NULL)
             goto out_nomem;
     }
@@ -868,7 +904,7 @@ void colog__agg_free(colog_agg_t *x)
         free(x->agg[k].cnt);
         free(x->agg[k].acc.u);
         free(x->agg[k].pbest);
-        tab_free(x->agg[k].ps.k, x->agg[k].ps.cap * 2 * 8);
+        tab_free(x->agg[k].ps.k, x->agg[k].ps.cap * ps_words(&x->agg[k].ps) * 8);
     }
     for (unsigned c = 0; c < COLOG_MAX_COLS; c++)
         free(x->remap[c]);
@@ -889,7 +925,7 @@ size_t colog__agg_mem(const colog_agg_t *x)
 {
     size_t m = x->g.cap * 8 + x->g.kcap * (x->g.W + 1) * 8 + x->direct_n * 4;
     for (uint32_t k = 0; k < x->q->naggs; k++)
-        m += x->gcap * 20 + x->agg[k].ps.cap * 16;
+        m += x->gcap * 20 + x->agg[k].ps.cap * ps_words(&x->agg[k].ps) * 8;
     m += x->in_str.cap * 4 + x->in_str.ecap * 28 + x->in_ip.cap * 4 + x->in_ip.ecap * 24;
     for (unsigned c = 0; c < COLOG_MAX_COLS; c++)
         m += x->remap_n[c] * 8;
@@ -1124,16 +1160,17 @@ int colog__agg_merge(colog_agg_t *dst, const colog_agg_t *src)
         if (s->a->kind == Q_AGG_DCOUNT) {
             bool dict = agg_is_dict(src, s);
             for (size_t i = 0; i < s->ps.cap; i++) {
-                if (s->ps.k[2 * i] == 0)
+                uint64_t g1 = ps_gid1(&s->ps, i);
+                if (g1 == 0)
                     continue;
-                uint64_t v = s->ps.k[2 * i + 1];
+                uint64_t v = ps_val(&s->ps, i);
                 if (dict) {
                     int64_t id = reintern(dst, src, s->ctype, v);
                     if (id < 0)
                         goto out_nomem;
                     v = (uint64_t)id;
                 }
-                if (pairset_add(&d->ps, gmap[s->ps.k[2 * i] - 1], v))
+                if (pairset_add(&d->ps, gmap[g1 - 1], v))
                     goto out_nomem;
             }
         }
@@ -1216,9 +1253,11 @@ int colog__agg_result(colog_agg_t *x, colog_rset_t *r)
             goto out;
         }
         pairset_t *ps = &x->agg[k].ps;
-        for (size_t i = 0; i < ps->cap; i++)
-            if (ps->k[2 * i])
-                dc[k][ps->k[2 * i] - 1]++;
+        for (size_t i = 0; i < ps->cap; i++) {
+            uint64_t g1 = ps_gid1(ps, i);
+            if (g1)
+                dc[k][g1 - 1]++;
+        }
     }
     uint32_t W = x->g.W;
     for (size_t g = 0; g < x->g.n; g++) {

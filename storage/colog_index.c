@@ -146,6 +146,7 @@
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -1261,7 +1262,9 @@ struct colog_idxr {
     uint32_t nkeys;
     uint32_t nchunks;
     uint64_t key0;   /* with a key section: key 0 as stored */
-    uint8_t *tab;    /* the key table, SLACK zero bytes after; version 1: until open ends */
+    uint8_t *tab;    /* the key table, SLACK readable bytes after; version 1: until open ends */
+    void *map;       /* version 2: the file's first map_len bytes, mapped (tab points in) */
+    size_t map_len;  /* or NULL: tab is malloc'ed, SLACK zero bytes after */
     uint64_t ss, se; /* table bits where the stream (after key0) starts and ends */
     struct chunk *chunks;
     char *display;
@@ -1323,7 +1326,10 @@ static void idxr_free(colog_idxr_t *r)
     pack_free(&r->cards);
     free(r->gcum);
     free(r->chunks);
-    free(r->tab);
+    if (r->map)
+        munmap(r->map, r->map_len);
+    else
+        free(r->tab);
     free(r->load_msg);
     free(r->display);
     pthread_mutex_destroy(&r->mu);
@@ -1657,13 +1663,31 @@ static int decode_table(colog_idxr_t *r)
 static int read_table(colog_idxr_t *r, uint64_t size, const struct tabinfo *ti)
 {
     size_t tlen = (size_t)ti->len;
-    r->tab = malloc(tlen + SLACK);
-    if (!r->tab)
-        return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
-    memset(r->tab + tlen, 0, SLACK);
-    int rc = r_pread(r, r->tab, tlen, HDR_SIZE, "key table");
-    if (rc < 0)
-        return rc;
+    int rc;
+    /* A version 2 table stays for the reader's life and is read in pieces: map
+     * it rather than copy it (a point query opens one index per part, and
+     * copying hundreds of KiB into fresh pages was most of its time). Parts are
+     * immutable (replaced, never rewritten), so the mapping stays valid, even
+     * after a merge unlinks the file. The chunks after the table provide the
+     * SLACK readable bytes; a file too short for that is read as version 1. */
+    if (r->version == IDX_V2 && size >= HDR_SIZE + ti->len + SLACK) {
+        size_t mlen = HDR_SIZE + tlen + SLACK;
+        void *m = mmap(NULL, mlen, PROT_READ, MAP_PRIVATE, r->fd, 0);
+        if (m != MAP_FAILED) {
+            r->map = m;
+            r->map_len = mlen;
+            r->tab = (uint8_t *)m + HDR_SIZE;
+        }
+    }
+    if (r->map == NULL) {
+        r->tab = malloc(tlen + SLACK);
+        if (!r->tab)
+            return colog_seterr(COLOG_ENOMEM, "%s: out of memory", r->display);
+        memset(r->tab + tlen, 0, SLACK);
+        rc = r_pread(r, r->tab, tlen, HDR_SIZE, "key table");
+        if (rc < 0)
+            return rc;
+    }
     if (colog__get_u64(r->tab + tlen - TAB_SUM) !=
         XXH3_64bits_withSeed(r->tab, tlen - TAB_SUM, r->seed))
         return corrupt(r, "key table: checksum mismatch");
