@@ -1781,7 +1781,9 @@ int colog__idxr_load(colog_idxr_t *r)
         return 0;
     pthread_mutex_lock(&r->mu);
     int rc;
-    if (r->load_ran) { /* it failed: the same error again */
+    if (is_loaded(r)) { /* another thread loaded it while this one waited */
+        rc = 0;
+    } else if (r->load_ran) { /* it failed: the same error again */
         rc = colog_seterr(r->load_rc, "%s", r->load_msg ? r->load_msg : r->display);
     } else {
         rc = decode_table(r);
