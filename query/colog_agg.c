@@ -710,9 +710,9 @@ static int dcount_block(colog_agg_t *x, aggst_t *s, const colog_block_t *blk, co
     for (uint32_t k = 0; k < m; k++) {
         if (k + AHEAD < m)
             __builtin_prefetch(&s->ps.k[ps_words(&s->ps) * (h[k + AHEAD] & mask)]);
-        uint32_t g = gid[jj[k]];
-        pairset_add_h(&s->ps, g, v[k], h[k]);
-        s->cnt[g]++;
+        /* No s->cnt[g]++: a dcount is its group's pairs (colog__agg_result), and
+         * a counter per row would be one more cache miss in a table of groups. */
+        pairset_add_h(&s->ps, gid[jj[k]], v[k], h[k]);
     }
     return 0;
 }
