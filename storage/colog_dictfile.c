@@ -867,7 +867,9 @@ int colog__dict_load(colog_dictbuf_t *d)
         rc = colog_seterr(d->load_rc, "%s", d->load_msg);
     } else {
         rc = load_all(d);
-        if (rc < 0) {
+        if (rc == COLOG_ENOMEM) {
+            /* not the file's fault: the next call tries again (as an index does) */
+        } else if (rc < 0) {
             d->load_rc = rc;
             snprintf(d->load_msg, sizeof d->load_msg, "%s", colog_errmsg());
         } else {
