@@ -334,36 +334,15 @@ typedef struct snapjob {
     runner_t *R;
     colog_store_t *st;
     const int32_t *days; /* in range, ascending */
-    size_t n;
-    colog_snap_t **out; /* per day */
-    pthread_mutex_t mu;
-    size_t next; /* mu */
-    int rc;      /* first error (mu) */
-    char msg[1024];
+    colog_snap_t **out;  /* per day */
 } snapjob_t;
 
-static void *snap_worker(void *arg)
+static int snap_job(void *ctx, size_t d)
 {
-    snapjob_t *j = arg;
+    const snapjob_t *j = ctx;
     runner_t *R = j->R;
-    for (;;) {
-        pthread_mutex_lock(&j->mu);
-        size_t d = j->rc == 0 && j->next < j->n ? j->next++ : SIZE_MAX;
-        pthread_mutex_unlock(&j->mu);
-        if (d == SIZE_MAX)
-            return NULL;
-        int rc = colog_snap_day_ex(j->st, j->days[d], R->pl.colmask,
-                                   R->opts->skip_damaged ? warn_damaged : NULL, R, &j->out[d]);
-        if (rc) {
-            pthread_mutex_lock(&j->mu);
-            if (j->rc == 0) { /* colog_errmsg() is per thread: keep the first */
-                j->rc = rc;
-                snprintf(j->msg, sizeof j->msg, "%s", colog_errmsg());
-            }
-            pthread_mutex_unlock(&j->mu);
-            return NULL;
-        }
-    }
+    return colog_snap_day_ex(j->st, j->days[d], R->pl.colmask,
+                             R->opts->skip_damaged ? warn_damaged : NULL, R, &j->out[d]);
 }
 
 /* Snapshot the days in range and list the parts that may hold rows. */
@@ -387,31 +366,15 @@ static int collect(runner_t *R, colog_store_t *st, unsigned nopen)
         if (days[d] >= dlo && days[d] <= dhi)
             days[nin++] = days[d];
 
-    snapjob_t j = {.R = R, .st = st, .days = days, .n = nin, .out = R->snaps};
-    if (pthread_mutex_init(&j.mu, NULL) != 0) {
-        rc = colog_seterr(COLOG_ENOMEM, "cannot create a mutex");
-        goto out;
-    }
-    pthread_t th[8];
-    unsigned started = 0;
-    if (nopen > 8)
-        nopen = 8;
-    while (started + 1 < nopen && started + 1 < nin &&
-           pthread_create(&th[started], NULL, snap_worker, &j) == 0)
-        started++;
-    snap_worker(&j); /* this thread too (all of it if none could start) */
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    pthread_mutex_destroy(&j.mu);
+    snapjob_t j = {.R = R, .st = st, .days = days, .out = R->snaps};
+    rc = colog_parallel(nopen > 8 ? 8 : nopen, nin, snap_job, &j);
     /* Keep the snapshots in day order, those opened before an error included,
      * so that runner_free closes them. */
     for (size_t d = 0; d < nin; d++)
         if (R->snaps[d])
             R->snaps[R->nsnaps++] = R->snaps[d];
-    if (j.rc) {
-        rc = colog_seterr(j.rc, "%s", j.msg);
+    if (rc)
         goto out;
-    }
 
     for (size_t d = 0; d < R->nsnaps; d++) {
         colog_snap_t *s = R->snaps[d];

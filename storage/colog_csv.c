@@ -5,7 +5,7 @@
  *
  * Speed comes from touching each byte once in a tight loop and copying nothing
  * that needs no copy. The reader fread()s 4 MiB at a time (from a pipe, socket
- * or terminal: read(2)s what has arrived, see stream_fd) into one buffer that
+ * or terminal: read(2)s what has arrived, see colog__stream_fd) into one buffer that
  * ends with a NUL sentinel, and scans with two 256-entry class tables: in an
  * unquoted field every byte is ordinary except , \n \r " NUL and bytes >= 0x80;
  * in a quoted field except " \n NUL and bytes >= 0x80. So the inner loop is
@@ -48,7 +48,7 @@ enum { REC_EOF = 0, REC_GOT = 1, REC_NEED = 2 };
 
 struct colog_csv {
     FILE *f;
-    int fd; /* stream_fd(f): read(2) what has arrived; -1: fread */
+    int fd; /* colog__stream_fd(f): read(2) what has arrived; -1: fread */
     const char *src;
     char *buf; /* BUF_SIZE + 1 (sentinel) */
     char *p, *end;
@@ -127,20 +127,6 @@ size_t colog__utf8_check(const char *s, size_t len)
 
 /* ---------------------------------------------------------------- buffer */
 
-/* The descriptor to read f through as data arrives, or -1 to fread() it. A
- * pipe, socket or terminal gives what its writer has sent so far, so that rows
- * are handled, and acknowledged (colog_ack_fn), as they come: fread() would
- * wait for 4 MiB or the end. Nothing must have been read through f before (its
- * buffer is bypassed). */
-static int stream_fd(FILE *f)
-{
-    int fd = fileno(f);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0)
-        return -1;
-    return S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode) || S_ISCHR(sb.st_mode) ? fd : -1;
-}
-
 int colog__csv_open(colog_csv_t **out, FILE *f, const char *src)
 {
     colog_csv_t *r = calloc(1, sizeof *r);
@@ -155,7 +141,7 @@ int colog__csv_open(colog_csv_t **out, FILE *f, const char *src)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", src);
     }
     r->f = f;
-    r->fd = stream_fd(f);
+    r->fd = colog__stream_fd(f);
     r->src = src;
     r->p = r->end = r->buf;
     *r->end = 0;

@@ -642,23 +642,12 @@ int colog__dict_open(int dirfd, const char *fname, colog_type_t type, const char
     if (!d)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", display);
     d->seed = colog__file_seed(fname);
-    d->fd = openat(dirfd, fname, O_RDONLY | O_CLOEXEC);
+    uint64_t size;
+    d->fd = colog__open_ro(dirfd, fname, display, &size);
     if (d->fd < 0) {
-        rc = -errno;
-        colog_seterr(rc, "%s: open: %s", display, strerror(-rc));
+        rc = d->fd;
         goto out_free;
     }
-    struct stat st;
-    if (fstat(d->fd, &st) < 0) {
-        rc = -errno;
-        colog_seterr(rc, "%s: stat: %s", display, strerror(-rc));
-        goto out_free;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        rc = colog_seterr(COLOG_EINVAL, "%s: not a regular file", display);
-        goto out_free;
-    }
-    uint64_t size = (uint64_t)st.st_size;
     if (size > DICT_FILE_MAX) {
         rc = colog_seterr(COLOG_ELIMIT, "%s: file too large (%llu bytes)", display,
                           (unsigned long long)size);

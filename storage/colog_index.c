@@ -1731,19 +1731,12 @@ int colog__idxr_open(colog_idxr_t **out, int dirfd, const char *fname, colog_typ
         rc = colog_seterr(COLOG_ENOMEM, "%s: out of memory", display);
         goto out_free;
     }
-    r->fd = openat(dirfd, fname, O_RDONLY | O_CLOEXEC);
+    uint64_t size;
+    r->fd = colog__open_ro(dirfd, fname, display, &size);
     if (r->fd < 0) {
-        rc = -errno;
-        colog_seterr(rc, "%s: open: %s", display, strerror(-rc));
+        rc = r->fd;
         goto out_free;
     }
-    struct stat st;
-    if (fstat(r->fd, &st) < 0) {
-        rc = -errno;
-        colog_seterr(rc, "%s: stat: %s", display, strerror(-rc));
-        goto out_close;
-    }
-    uint64_t size = (uint64_t)st.st_size;
     uint8_t h[HDR_SIZE];
     rc = r_pread(r, h, size < HDR_SIZE ? size : HDR_SIZE, 0, "header");
     if (rc < 0)

@@ -17,12 +17,11 @@
  * string columns overlap instead of following one another. The rules of the
  * text (what parses as what) are colog__value_parse's, and the "1 day ahead of
  * the clock" limit is taken from the clock (or opts.now_us) at each
- * colog_ingest_file. A flush sorts the rows by time (LSD radix sort of
- * (time - min, row) pairs, stable, or nothing at all when the input is already
- * in order), cuts the sorted rows into UTC days and, for each day, gives the
- * part sink each column: ip/string columns with a dictionary of just the values
- * the day uses, sorted (bytewise / colog_ip_cmp), and their batch codes
- * remapped to its codes.
+ * colog_ingest_file, and by colog_ingest_row / _json at the first row of each batch. A flush sorts
+ * the rows by time (LSD radix sort of (time - min, row) pairs, stable, or nothing at all when the
+ * input is already in order), cuts the sorted rows into UTC days and, for each day, gives the part
+ * sink each column: ip/string columns with a dictionary of just the values the day uses, sorted
+ * (bytewise / colog_ip_cmp), and their batch codes remapped to its codes.
  *
  * NOTES ON THE DESIGN OF THE PIPELINE
  *
@@ -2041,6 +2040,13 @@ int colog_ingest_begin(colog_store_t *st, const colog_ingest_opts_t *opts, colog
     return 0;
 }
 
+/* The latest event time accepted: the clock (or opts.now_us) plus a day. */
+static void update_ts_limit(colog_ingest_t *ing)
+{
+    int64_t now = ing->opts.now_us ? ing->opts.now_us : colog__now_us();
+    ing->ts_limit = now > INT64_MAX - US_PER_DAY ? INT64_MAX : now + US_PER_DAY;
+}
+
 int colog_ingest_file(colog_ingest_t *ing, FILE *f, const char *src, colog_infmt_t fmt)
 {
     if (ing == NULL || f == NULL)
@@ -2050,8 +2056,7 @@ int colog_ingest_file(colog_ingest_t *ing, FILE *f, const char *src, colog_infmt
         return rc;
     if (src == NULL)
         src = "-";
-    int64_t now = ing->opts.now_us ? ing->opts.now_us : colog__now_us();
-    ing->ts_limit = now > INT64_MAX - US_PER_DAY ? INT64_MAX : now + US_PER_DAY;
+    update_ts_limit(ing);
     if (fmt == COLOG_IN_CSV)
         rc = colog__csv_ingest(ing, f, src);
     else if (fmt == COLOG_IN_NDJSON)
@@ -2077,8 +2082,8 @@ int colog__ingest_prepare(colog_ingest_t *ing)
     int rc = dead(ing);
     if (rc < 0)
         return rc;
-    int64_t now = ing->opts.now_us ? ing->opts.now_us : colog__now_us();
-    ing->ts_limit = now > INT64_MAX - US_PER_DAY ? INT64_MAX : now + US_PER_DAY;
+    if (ing->cur->n == 0) /* once a batch, not a row: stale by at most a flush interval */
+        update_ts_limit(ing);
     if (colog__ingest_full(ing) && (rc = colog__ingest_submit(ing)) < 0)
         return rc;
     return 0;

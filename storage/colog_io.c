@@ -285,30 +285,52 @@ int colog__fsync_dir(const char *path)
     return fsync_dirat(AT_FDCWD, path);
 }
 
+int colog__stream_fd(FILE *f)
+{
+    int fd = fileno(f);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0)
+        return -1;
+    return S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode) || S_ISCHR(sb.st_mode) ? fd : -1;
+}
+
+int colog__open_ro(int dirfd, const char *name, const char *display, uint64_t *size)
+{
+    if (display == NULL)
+        display = name;
+    int rc, fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        return colog_seterr(rc, "%s: open: %s", display, strerror(-rc));
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        colog_seterr(rc, "%s: stat: %s", display, strerror(-rc));
+        close(fd);
+        return rc;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return colog_seterr(COLOG_EINVAL, "%s: not a regular file", display);
+    }
+    *size = (uint64_t)st.st_size;
+    return fd;
+}
+
 int colog__read_file(int dirfd, const char *name, uint8_t **buf, size_t *len)
 {
     int rc;
-    struct stat st;
-    int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        rc = -errno;
-        return colog_seterr(rc, "%s: open: %s", name, strerror(-rc));
-    }
-    if (fstat(fd, &st) < 0) {
-        rc = -errno;
-        colog_seterr(rc, "%s: stat: %s", name, strerror(-rc));
+    uint64_t fsize;
+    int fd = colog__open_ro(dirfd, name, NULL, &fsize);
+    if (fd < 0)
+        return fd;
+    if (fsize > COLOG_READ_FILE_MAX) {
+        rc = colog_seterr(COLOG_ELIMIT, "%s: file too large (%llu bytes)", name,
+                          (unsigned long long)fsize);
         goto out_close;
     }
-    if (!S_ISREG(st.st_mode)) {
-        rc = colog_seterr(COLOG_EINVAL, "%s: not a regular file", name);
-        goto out_close;
-    }
-    if ((uint64_t)st.st_size > COLOG_READ_FILE_MAX) {
-        rc = colog_seterr(COLOG_ELIMIT, "%s: file too large (%lld bytes)", name,
-                          (long long)st.st_size);
-        goto out_close;
-    }
-    size_t size = (size_t)st.st_size;
+    size_t size = (size_t)fsize;
     uint8_t *data = malloc(size ? size : 1);
     if (!data) {
         rc = colog_seterr(COLOG_ENOMEM, "%s: out of memory", name);

@@ -23,8 +23,6 @@
  * decoded block per input part and the merged dictionaries of its column.
  */
 #include <errno.h>
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -301,10 +299,9 @@ out:
     return rc;
 }
 
-/* Step 2 for every column but time, on up to MERGE_THREADS threads (this one
- * included): each takes the next column not yet taken. Different columns of one
- * part use different column readers and writer handles, so the threads share
- * nothing but the counter, the first error and the read-only src[]. */
+/* Step 2 for every column but time, on up to MERGE_THREADS threads
+ * (colog_parallel). Different columns of one part use different column readers
+ * and writer handles, so the jobs share nothing but the read-only src[]. */
 typedef struct mjob {
     colog_pw_t *pw;
     colog_part_t **parts;
@@ -312,62 +309,23 @@ typedef struct mjob {
     const colog_schema_t *schema;
     const uint16_t *src;
     uint64_t total;
-    pthread_mutex_t mu;
-    unsigned next; /* next column to take (mu) */
-    int rc;        /* first error (mu) */
-    char msg[1024];
 } mjob_t;
 
-static void *merge_worker(void *arg)
+static int merge_job(void *ctx, size_t i)
 {
-    mjob_t *j = arg;
-    for (;;) {
-        pthread_mutex_lock(&j->mu);
-        unsigned c = j->rc == 0 && j->next < j->schema->ncols ? j->next++ : 0;
-        pthread_mutex_unlock(&j->mu);
-        if (c == 0)
-            return NULL;
-        int rc = merge_column(j->pw, j->parts, j->np, c, j->schema->cols[c].type, j->src, j->total);
-        if (rc) {
-            pthread_mutex_lock(&j->mu);
-            if (j->rc == 0) { /* colog_errmsg() is per thread: keep the first */
-                j->rc = rc;
-                snprintf(j->msg, sizeof j->msg, "%s", colog_errmsg());
-            }
-            pthread_mutex_unlock(&j->mu);
-            return NULL;
-        }
-    }
+    const mjob_t *j = ctx;
+    unsigned c = (unsigned)i + 1; /* column 0, time, is written first */
+    return merge_column(j->pw, j->parts, j->np, c, j->schema->cols[c].type, j->src, j->total);
 }
 
 static int merge_columns(colog_store_t *st, colog_pw_t *pw, colog_part_t **parts, size_t np,
                          const uint16_t *src, uint64_t total)
 {
-    mjob_t j = {.pw = pw,
-                .parts = parts,
-                .np = np,
-                .schema = &st->schema,
-                .src = src,
-                .total = total,
-                .next = 1};
-    if (pthread_mutex_init(&j.mu, NULL) != 0)
-        return colog_seterr(COLOG_ENOMEM, "merge: cannot create a mutex");
+    mjob_t j = {
+        .pw = pw, .parts = parts, .np = np, .schema = &st->schema, .src = src, .total = total};
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     unsigned nthr = cores < 1 ? 1 : cores > MERGE_THREADS ? MERGE_THREADS : (unsigned)cores;
-    if (nthr > st->schema.ncols - 1)
-        nthr = st->schema.ncols - 1;
-    pthread_t th[MERGE_THREADS];
-    unsigned started = 0;
-    /* No extra thread (none could be made) is fine: this one does all columns. */
-    while (started + 1 < nthr && pthread_create(&th[started], NULL, merge_worker, &j) == 0)
-        started++;
-    merge_worker(&j);
-    for (unsigned i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    pthread_mutex_destroy(&j.mu);
-    if (j.rc)
-        return colog_seterr(j.rc, "%s", j.msg);
-    return 0;
+    return colog_parallel(nthr, st->schema.ncols - 1, merge_job, &j);
 }
 
 int colog_store_merge_day(colog_store_t *st, int32_t day, unsigned max_parts, bool *merged)

@@ -3,7 +3,7 @@
  *
  * Design:
  *  1. Lines are cut from a 4 MiB fread() buffer with memchr (a pipe, socket or
- *     terminal fills it by read(2) with what has arrived: see stream_fd); a line
+ *     terminal fills it by read(2) with what has arrived: see colog__stream_fd); a line
  *     is handed to json_loadb() whole, after two cheap checks jansson would
  *     report less precisely: no NUL byte, valid UTF-8 (with the byte column of
  *     the culprit). A trailing "\r" is dropped; empty and blank lines are skipped.
@@ -38,27 +38,13 @@
 
 typedef struct lines {
     FILE *f;
-    int fd; /* stream_fd(f): read(2) what has arrived; -1: fread */
+    int fd; /* colog__stream_fd(f): read(2) what has arrived; -1: fread */
     const char *src;
     char *buf;
     char *p, *end;
     bool eof;
     uint64_t line;
 } lines_t;
-
-/* The descriptor to read f through as data arrives, or -1 to fread() it. A
- * pipe, socket or terminal gives what its writer has sent so far, so that rows
- * are handled, and acknowledged (colog_ack_fn), as they come: fread() would
- * wait for 4 MiB or the end. Nothing must have been read through f before (its
- * buffer is bypassed). */
-static int stream_fd(FILE *f)
-{
-    int fd = fileno(f);
-    struct stat sb;
-    if (fd < 0 || fstat(fd, &sb) != 0)
-        return -1;
-    return S_ISFIFO(sb.st_mode) || S_ISSOCK(sb.st_mode) || S_ISCHR(sb.st_mode) ? fd : -1;
-}
 
 /* Move [p, end) to the front and read more (at least a byte, unless at the end). */
 static int refill(lines_t *r)
@@ -363,7 +349,7 @@ int colog_ingest_json(colog_ingest_t *ing, const char *text, size_t len, const c
 
 int colog__ndjson_ingest(colog_ingest_t *ing, FILE *f, const char *src)
 {
-    lines_t r = {.f = f, .fd = stream_fd(f), .src = src, .line = 0};
+    lines_t r = {.f = f, .fd = colog__stream_fd(f), .src = src, .line = 0};
     int rc = 0;
     if ((r.buf = malloc(BUF_SIZE)) == NULL)
         return colog_seterr(COLOG_ENOMEM, "%s: out of memory", src);

@@ -353,6 +353,14 @@ typedef struct colog_blkreq {
 /* Read and decode n blocks with their reads in flight together through q. */
 int colog_part_read_many(colog_blkreq_t *reqs, size_t n, colog_ioq_t *q);
 
+/* ---------------------------------------------------------------- parallel jobs */
+
+/* Run job(ctx, i) for i = 0 .. n-1 on up to nthreads threads (this one
+ * included), each thread taking the next i not yet taken. After the first job
+ * that fails no more are started; that job's code is returned with its message.
+ * The jobs must be independent (colog_par.c). */
+int colog_parallel(unsigned nthreads, size_t n, int (*job)(void *ctx, size_t i), void *ctx);
+
 /* ---------------------------------------------------------------- bitmap indexes */
 
 /* Each indexed column of a part has a bitmap index: for each distinct key (the

@@ -31,6 +31,15 @@ int colog__pread_all(int fd, void *buf, size_t len, uint64_t off);
 /* fsync a directory by path or fd. 0 or -errno. */
 int colog__fsync_dir(const char *path);
 int colog__fsync_fd(int fd);
+/* The descriptor to read f through as data arrives, or -1 to fread() it. A
+ * pipe, socket or terminal gives what its writer has sent so far, so that rows
+ * are handled, and acknowledged (colog_ack_fn), as they come: fread() would wait
+ * for a full buffer or the end. Nothing must have been read through f before
+ * (its buffer is bypassed). Used by the CSV and NDJSON readers. */
+int colog__stream_fd(FILE *f);
+/* Open dirfd/name read-only as a regular file: the descriptor (>= 0) and its
+ * size, or a negative error whose message names display (NULL: name). */
+int colog__open_ro(int dirfd, const char *name, const char *display, uint64_t *size);
 /* Read a whole file (at dirfd/name) into a malloc'ed buffer. 0 or error. */
 int colog__read_file(int dirfd, const char *name, uint8_t **buf, size_t *len);
 /* Write buf to dirfd/name durably: tmp file, fsync, rename, fsync dir. */
