@@ -319,7 +319,7 @@ int colog__dict_write(int dirfd, const char *fname, const colog_dictview_t *d, u
         rc = colog_seterr(COLOG_ENOMEM, "%s: out of memory", fname);
         goto out_free_plan;
     }
-    size_t len;
+    size_t len = 0; /* set when rc == 0; gcc -O2 cannot see it */
     rc = encode_v2(d, fname, &p, file, &len);
     if (rc < 0)
         goto out_free_file;

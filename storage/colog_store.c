@@ -237,6 +237,11 @@ out_free:
 
 /* ---------------------------------------------------------------- create / open */
 
+/* The longest store path: room is left for the names the store builds under it
+ * ("/cold", "/wal", "/hot", the configuration and ledger files), so that none of
+ * them is ever cut short by a PATH_MAX buffer. */
+#define STORE_PATH_MAX (PATH_MAX - 64)
+
 /* mkdir -p for an absolute or relative path (the cold tier may be elsewhere). */
 static int mkdir_p(const char *path)
 {
@@ -256,12 +261,16 @@ static int mkdir_p(const char *path)
     return 0;
 }
 
-static void cold_path_of(const char *store, const colog_config_t *c, char *buf, size_t cap)
+/* The cold tier's directory: cold_dir, or STORE/cold. A path that does not fit
+ * is an error, never a truncated directory that would be created and used. */
+static int cold_path_of(const char *store, const colog_config_t *c, char *buf, size_t cap)
 {
-    if (c->cold_dir[0])
-        snprintf(buf, cap, "%s", c->cold_dir);
-    else
-        snprintf(buf, cap, "%s/cold", store);
+    int n = c->cold_dir[0] ? snprintf(buf, cap, "%s", c->cold_dir)
+                           : snprintf(buf, cap, "%s/cold", store);
+    if (n < 0 || (size_t)n >= cap)
+        return colog_seterr(COLOG_ELIMIT, "%s: cold tier path too long",
+                            c->cold_dir[0] ? c->cold_dir : store);
+    return 0;
 }
 
 int colog_store_create(const char *path, const colog_schema_t *schema, const colog_config_t *cfg)
@@ -269,6 +278,10 @@ int colog_store_create(const char *path, const colog_schema_t *schema, const col
     if (path == NULL || schema == NULL || cfg == NULL || schema->ncols == 0 ||
         schema->ncols > COLOG_MAX_COLS || schema->cols[0].type != COLOG_T_TIME)
         return colog_seterr(COLOG_EINVAL, "store create: invalid arguments");
+    if (strnlen(path, PATH_MAX) > STORE_PATH_MAX)
+        return colog_seterr(COLOG_ELIMIT,
+                            "%.80s...: path too long (a store path has at most %d bytes)", path,
+                            STORE_PATH_MAX);
     int rc = config_check(cfg);
     if (rc)
         return rc;
@@ -299,8 +312,7 @@ int colog_store_create(const char *path, const colog_schema_t *schema, const col
         if (mkdir(sub, 0755) != 0 && errno != EEXIST)
             return colog_seterr(-errno, "%s: %s", sub, strerror(errno));
     }
-    cold_path_of(path, cfg, sub, sizeof sub);
-    if ((rc = mkdir_p(sub)) != 0)
+    if ((rc = cold_path_of(path, cfg, sub, sizeof sub)) != 0 || (rc = mkdir_p(sub)) != 0)
         return rc;
     rc = conf_write(path, schema, cfg);
     if (rc)
@@ -330,6 +342,12 @@ int colog_store_open(colog_store_t **out, const char *path, int flags)
     if (st == NULL)
         return colog_seterr(COLOG_ENOMEM, "out of memory");
     st->dirfd = st->hotfd = st->coldfd = st->lockfd = -1;
+    if (strnlen(path, PATH_MAX) > STORE_PATH_MAX) {
+        rc = colog_seterr(COLOG_ELIMIT,
+                          "%.80s...: path too long (a store path has at most %d bytes)", path,
+                          STORE_PATH_MAX);
+        goto out_free;
+    }
     if (snprintf(st->path, sizeof st->path, "%s", path) >= (int)sizeof st->path) {
         rc = colog_seterr(COLOG_ELIMIT, "%s: path too long", path);
         goto out_free;
@@ -343,7 +361,9 @@ int colog_store_open(colog_store_t **out, const char *path, int flags)
     rc = conf_read(st);
     if (rc)
         goto out_free;
-    cold_path_of(st->path, &st->cfg, st->cold_path, sizeof st->cold_path);
+    rc = cold_path_of(st->path, &st->cfg, st->cold_path, sizeof st->cold_path);
+    if (rc)
+        goto out_free;
     st->hotfd = openat(st->dirfd, "hot", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (st->hotfd < 0) {
         rc = colog_seterr(-errno, "%s/hot: %s", path, strerror(errno));
@@ -432,7 +452,8 @@ int colog_store_set_config(colog_store_t *st, const colog_config_t *cfg)
     memcpy(nc.archive_dir, cfg->archive_dir, sizeof nc.archive_dir);
     if (strcmp(cfg->cold_dir, st->cfg.cold_dir) != 0) {
         char np[PATH_MAX];
-        cold_path_of(st->path, cfg, np, sizeof np);
+        if ((rc = cold_path_of(st->path, cfg, np, sizeof np)) != 0)
+            return rc;
         int32_t *days = NULL;
         size_t n = 0;
         if (st->coldfd >= 0) {

@@ -314,7 +314,7 @@ static int collect_day(verify_t *v, colog_tier_t tier, int tierfd, const char *d
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         uint64_t id;
-        dpart_t *p;
+        dpart_t *p = NULL; /* set by add_part when it succeeds */
         bool gone;
         if (!part_name(e->d_name, &id))
             continue; /* ".", "..", .tmp-pID, .del-pID: not parts */

@@ -5,6 +5,7 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -157,6 +158,46 @@ Test(store, create_refuses_non_empty_dir)
     colog_config_t c;
     colog_config_default(&c);
     cr_assert_eq(colog_store_create(dir, &s, &c), COLOG_EEXIST);
+}
+
+/* A directory whose path leaves no room for "/hot" or "/cold" under PATH_MAX:
+ * refused up front (it used to be created with its tiers' names cut short). */
+Test(store, refuses_a_path_too_long_for_its_files)
+{
+    char p[PATH_MAX], comp[201];
+    snprintf(p, sizeof p, "%s", dir);
+    char *slash = strrchr(p, '/');
+    *slash = 0;
+    size_t n = (size_t)(slash - p);
+    memset(comp, 'd', 200);
+    comp[200] = 0;
+    while (n + 201 < PATH_MAX - 8) {
+        n += (size_t)snprintf(p + n, sizeof p - n, "/%s", comp);
+        cr_assert_eq(mkdir(p, 0755), 0, "%s", strerror(errno));
+    }
+    size_t last = PATH_MAX - 4 - n; /* the path ends 3 bytes short of PATH_MAX - 1 */
+    cr_assert(last >= 1 && last <= 255);
+    p[n] = '/';
+    memset(p + n + 1, 'e', last - 1);
+    p[n + last] = 0;
+    cr_assert_eq(strlen(p), (size_t)PATH_MAX - 4);
+    cr_assert_eq(mkdir(p, 0755), 0, "%s", strerror(errno));
+
+    colog_schema_t s = *colog_schema_builtin("firewall");
+    colog_config_t c;
+    colog_config_default(&c);
+    cr_assert_eq(colog_store_create(p, &s, &c), COLOG_ELIMIT);
+    cr_assert(strstr(colog_errmsg(), "path too long") != NULL, "%s", colog_errmsg());
+    DIR *d = opendir(p);
+    cr_assert_not_null(d);
+    struct dirent *e;
+    unsigned entries = 0;
+    while ((e = readdir(d)) != NULL)
+        entries += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+    closedir(d);
+    cr_assert_eq(entries, 0, "a refused create left %u entries behind", entries);
+    colog_store_t *st;
+    cr_assert_eq(colog_store_open(&st, p, COLOG_OPEN_READ), COLOG_ELIMIT);
 }
 
 Test(store, config_and_schema_round_trip)
