@@ -1594,6 +1594,18 @@ int colog_archive_day(colog_store_t *st, int32_t day, const char *out_path, bool
         return lrc;
     char dayname[16], tmp[PATH_MAX];
     colog_day_format(day, dayname, sizeof dayname);
+    if (remove) {
+        /* Refused before anything is written (colog__day_remove would refuse
+         * too, but only after the archive had been made and logged). */
+        bool held;
+        if ((lrc = colog_hold_covers(st, day, &held)) != 0)
+            return lrc;
+        if (held)
+            return colog_seterr(COLOG_EHELD,
+                                "%s is under a legal hold: it cannot leave the store (archive it "
+                                "without --remove, or remove the hold first)",
+                                dayname);
+    }
     struct stat sb;
     if (stat(out_path, &sb) == 0)
         return colog_seterr(COLOG_EEXIST, "%s: exists (archives are never replaced)", out_path);

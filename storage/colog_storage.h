@@ -42,7 +42,8 @@ extern "C" {
     X(COLOG_ESTALE, -1010, "part vanished during read")                                            \
     X(COLOG_EEXIST, -1011, "already exists")                                                       \
     X(COLOG_ENOTFOUND, -1012, "not found")                                                         \
-    X(COLOG_EQUERY, -1013, "query error")
+    X(COLOG_EQUERY, -1013, "query error")                                                          \
+    X(COLOG_EHELD, -1014, "day under a legal hold")
 
 enum {
 #define COLOG__ENUM(name, val, msg) name = val,
@@ -564,7 +565,8 @@ typedef struct colog_archive_info {
 
 /* Write day's live parts (all tiers), their manifests and the day's ledger
  * entries into one tar file at out_path (written to a temp name, fsynced,
- * renamed). With remove, the day then leaves the store. Ledger: "archive". */
+ * renamed). With remove, the day then leaves the store; a day a legal hold
+ * covers is refused with COLOG_EHELD before anything is written. Ledger: "archive". */
 int colog_archive_day(colog_store_t *st, int32_t day, const char *out_path, bool remove,
                       colog_archive_info_t *info);
 /* Check an archive on its own: every member's SHA-256 against the index, every

@@ -1200,13 +1200,22 @@ int colog__day_remove(colog_store_t *st, int32_t day, const char *why, uint64_t 
 {
     if (st == NULL || why == NULL || !st->writable || st->ledger == NULL)
         return colog_seterr(COLOG_EINVAL, "day remove: store not open for writing");
+    /* Every way out of the store comes here: the one place a legal hold is
+     * enforced whatever the caller (retain plans around holds; archive --remove
+     * checks first, so as to refuse before writing anything). */
+    bool held;
+    int rc = colog_hold_covers(st, day, &held);
+    if (rc)
+        return rc;
+    char dname[16];
+    colog_day_format(day, dname, sizeof dname);
+    if (held)
+        return colog_seterr(COLOG_EHELD, "%s is under a legal hold: not removed (%s)", dname, why);
     colog_snap_t *snap;
-    int rc = colog_snap_day(st, day, 0, &snap);
+    rc = colog_snap_day(st, day, 0, &snap);
     if (rc)
         return rc;
     size_t np = colog_snap_nparts(snap);
-    char dname[16];
-    colog_day_format(day, dname, sizeof dname);
     size_t cap = 128 + 24 * np;
     char *fields = malloc(cap);
     if (fields == NULL) {

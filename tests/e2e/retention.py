@@ -231,6 +231,13 @@ def main():
             removed = set(days) - set(present)
             del dry
 
+        # archive --remove refuses a held day (exit 1, nothing written); the day stays.
+        out = os.path.join(tmp, "held.tar")
+        p = run("archive", store, "--day", str(hold_from), "--out", out, "--remove", check=False)
+        check(p.returncode == 1 and "under a legal hold" in p.stderr and not os.path.exists(out),
+              "archive --remove of a held day: exit %d, %s" % (p.returncode, p.stderr.strip()))
+        check_store(store, ev, present, tier_of, "after a refused archive --remove")
+
         # Removing the hold lets the next retain delete those days.
         hid = [l.split()[0] for l in lst.splitlines() if "case 42" in l][0]
         run("hold", store, "remove", hid, "--reason", "case closed")

@@ -504,6 +504,47 @@ Test(archive, remove_then_restore, .init = setup, .fini = teardown)
     free(r2.r);
 }
 
+/* A legal hold keeps a day in the store: archive --remove is refused before any
+ * file is written, the day stays whole, and a plain archive (a copy) still works.
+ * Once the hold is removed the same --remove goes through. */
+Test(archive, remove_refuses_a_held_day, .init = setup, .fini = teardown)
+{
+    int32_t d = DAY0 + 1, days[8];
+    rows_t before = day_rows(d);
+    char path[400];
+    archive_path(path, sizeof path, "held.tar");
+    colog_store_t *st = open_w();
+    uint64_t hid;
+    cr_assert_eq(colog_hold_add(st, d, d, "litigation", &hid), 0, "%s", colog_errmsg());
+    colog_archive_info_t info;
+    cr_assert_eq(colog_archive_day(st, d, path, true, &info), COLOG_EHELD);
+    cr_assert_not_null(strstr(colog_errmsg(), "2026-03-02 is under a legal hold"), "%s",
+                       colog_errmsg());
+    struct stat sb;
+    cr_assert_neq(stat(path, &sb), 0, "nothing written for a refused archive");
+    /* the store's own removal path refuses too, whoever calls it */
+    cr_assert_eq(colog__day_remove(st, d, "test", NULL), COLOG_EHELD);
+    colog_store_close(st);
+    cr_assert_eq(store_days(days), 3);
+    rows_t x = day_rows(d);
+    rows_eq(&x, &before);
+    free(x.r);
+
+    info = archive(d, "held.tar", false); /* a copy may be made */
+    cr_assert_eq(info.rows, nrows_day[1]);
+    cr_assert_eq(store_days(days), 3);
+
+    st = open_w();
+    cr_assert_eq(colog_hold_remove(st, hid, "closed"), 0, "%s", colog_errmsg());
+    archive_path(path, sizeof path, "released.tar");
+    cr_assert_eq(colog_archive_day(st, d, path, true, &info), 0, "%s", colog_errmsg());
+    colog_store_close(st);
+    cr_assert_eq(store_days(days), 2);
+    cr_assert_neq(days[0], d);
+    cr_assert_neq(days[1], d);
+    free(before.r);
+}
+
 Test(archive, restore_recent_day_goes_hot, .init = setup_recent, .fini = teardown)
 {
     int32_t d = first_day + 1;
