@@ -486,6 +486,41 @@ static int64_t floordiv64(int64_t a, int64_t b)
     return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+/*
+ * The key of bin(ts, N) for the event at t (UTC µs) whose wall-clock time is
+ * loc: the instant its bucket starts, i.e. the latest instant <= t at which the
+ * wall clock read L = floor(loc, N). Keys are instants, not wall-clock values,
+ * so when the clocks go back the repeated hour starts a bucket of its own (01:00
+ * EDT and 01:00 EST are two rows of a 1h trend, never one row holding two
+ * hours), while a bucket that spans a change still has one start (a 1d bucket
+ * is the local day, 23 or 25 hours long). When L itself was skipped (clocks
+ * going forward inside the bucket), the bucket starts at the change.
+ */
+static int64_t bin_start(colog_tz_t *tz, int64_t t, int64_t loc, int64_t bin_us)
+{
+    int64_t L = floordiv64(loc, bin_us) * bin_us;
+    int64_t off = loc - t; /* the event's own offset, µs */
+    int64_t c1 = L - off;
+    int64_t o1 = (int64_t)colog_tz_offset(tz, c1) * 1000000;
+    if (o1 == off)
+        return c1; /* the wall clock read L at c1, with the event's offset */
+    int64_t c2 = L - o1;
+    if ((int64_t)colog_tz_offset(tz, c2) * 1000000 == o1 && c2 <= t)
+        return c2; /* the offset changed inside the bucket (a 1d bin on a DST day) */
+    /* L never showed: the first instant of (lo, hi] with the event's offset. */
+    int64_t lo = c1 < c2 ? c1 : c2, hi = c1 < c2 ? c2 : c1;
+    if (hi > t)
+        hi = t;
+    while (hi - lo > 1000000) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((int64_t)colog_tz_offset(tz, mid) * 1000000 == off)
+            hi = mid;
+        else
+            lo = mid;
+    }
+    return hi - hi % 1000000; /* transitions fall on whole seconds */
+}
+
 /* Fill word k of each selected row's key (W words a row), and null flags. */
 static int key_words(colog_agg_t *x, colog_bctx_t *c, uint32_t k, uint32_t nsel)
 {
@@ -509,13 +544,18 @@ static int key_words(colog_agg_t *x, colog_bctx_t *c, uint32_t k, uint32_t nsel)
         for (uint32_t j = 0; j < nsel; j++)
             kw[(size_t)j * W + k] = (uint64_t)dv[sel[j]];
         return 0;
-    case Q_KEY_BIN:
+    case Q_KEY_BIN: {
+        const colog_block_t *ts;
         rc = colog__bctx_local(c, &dv);
+        if (rc == 0)
+            rc = colog__bctx_col(c, 0, &ts);
         if (rc)
             return rc;
         for (uint32_t j = 0; j < nsel; j++)
-            kw[(size_t)j * W + k] = (uint64_t)(floordiv64(dv[sel[j]], key->bin_us) * key->bin_us);
+            kw[(size_t)j * W + k] =
+                (uint64_t)bin_start(c->tz, ts->v.i64[sel[j]], dv[sel[j]], key->bin_us);
         return 0;
+    }
     case Q_KEY_COL:
         break;
     }
@@ -1280,12 +1320,8 @@ int colog__agg_result(colog_agg_t *x, colog_rset_t *r)
                     colog_seterr(rc, "out of memory");
                     goto out;
                 }
-            } else if (kk->kind == Q_KEY_BIN) {
-                int64_t local = (int64_t)key[k];
-                int64_t guess = local - (int64_t)colog_tz_offset(q->tz, local) * 1000000;
-                v->v.i = local - (int64_t)colog_tz_offset(q->tz, guess) * 1000000;
             } else {
-                v->v.i = (int64_t)key[k];
+                v->v.i = (int64_t)key[k]; /* bin keys are instants already (bin_start) */
             }
         }
         for (uint32_t k = 0; k < q->naggs; k++) {

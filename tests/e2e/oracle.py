@@ -33,6 +33,7 @@ import collections
 import concurrent.futures
 import csv
 import datetime as dt
+import difflib
 import io
 import ipaddress
 import json
@@ -143,8 +144,22 @@ class Zone:
         return (self.day(us) + 3) % 7 + 1  # 1970-01-01 was a Thursday (4)
 
     def bin(self, us, width):
-        loc = self.local_us(us)
-        return self.instant_of_local(loc // width * width)
+        """Start of us's bucket: the latest instant <= us at which the wall clock read
+        L = floor(local, width) (so a repeated hour is a bucket of its own); when L was
+        skipped by a clock change, the first instant after the change."""
+        L = self.local_us(us) // width * width
+        naive = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=L)
+        offs = set()
+        for fold in (0, 1):
+            off = naive.replace(tzinfo=self.tz, fold=fold).utcoffset()
+            offs.add((off.days * 86400 + off.seconds) * US)
+        starts = [L - o for o in offs if L - o <= us and self.local_us(L - o) == L]
+        if starts:
+            return max(starts)
+        x = L - max(offs)  # transitions fall on quarter hours
+        while self.offset_s(x) != self.offset_s(us):
+            x += 900 * US
+        return x
 
     def parse(self, text):
         """A time literal as colog's `range` takes it: a date (local midnight) or RFC 3339."""
@@ -1559,6 +1574,40 @@ def test_empty_input(tmp):
     check("empty input: raw", rc == 0 and out.strip() == ",".join(COLS), "  got exit %d %r %s" % (rc, out, err))
 
 
+def test_dst_bins(tmp):
+    """bin(ts, N) around clock changes, against Zone.bin: events every 7 minutes over the
+    2026 changes of New York, Paris and Lord Howe (a 30-minute change), bins from 7m to 1d."""
+    store = os.path.join(tmp, "dst_store")
+    colog("init", store)
+    spans = [("2026-03-07T12:00:00Z", "2026-03-09T12:00:00Z"), ("2026-03-28T12:00:00Z", "2026-03-30T00:00:00Z"),
+             ("2026-04-04T06:00:00Z", "2026-04-05T06:00:00Z"), ("2026-10-03T06:00:00Z", "2026-10-04T06:00:00Z"),
+             ("2026-10-24T12:00:00Z", "2026-10-26T00:00:00Z"), ("2026-10-31T12:00:00Z", "2026-11-02T12:00:00Z")]
+    ts = []
+    for a, b in spans:
+        t, end = parse_rfc3339(a), parse_rfc3339(b)
+        while t < end:
+            ts.append(t)
+            t += 7 * 60 * US
+    path = os.path.join(tmp, "dst.csv")
+    with open(path, "w") as f:
+        f.write("ts,dst_port\n" + "".join("%s,%d\n" % (UTC.fmt(t), i % 100) for i, t in enumerate(ts)))
+    rc, out, err = colog("ingest", store, path)
+    if not check("dst bins: ingest", rc == 0, "  exit %d: %s" % (rc, err)):
+        return
+    for tz in ("America/New_York", "Europe/Paris", "Australia/Lord_Howe", "+05:30"):
+        z = Zone(tz)
+        for w in ("7m", "15m", "30m", "1h", "90m", "2h", "1d"):
+            counts = {}
+            for t in ts:
+                k = z.bin(t, dur_us(w))
+                counts[k] = counts.get(k, 0) + 1
+            want = "bin,count\n" + "".join("%s,%d\n" % (z.fmt(k), counts[k]) for k in sorted(counts))
+            rc, out, err = colog_query(store, "stats count() by bin(ts, %s) | sort bin" % w, "csv", tz=tz)
+            diff = [l for l in difflib.unified_diff(want.splitlines(), out.splitlines(), lineterm="")][:12]
+            check("dst bins: %s %s" % (tz, w), rc == 0 and out == want,
+                  "  exit %d %s\n  %s" % (rc, err.strip(), "\n  ".join(diff)))
+
+
 # ------------------------------------------------------------------ main
 
 def resolve(env, default):
@@ -1644,6 +1693,8 @@ def main():
             test_unknown_header(tmp)
         if selected("empty input"):
             test_empty_input(tmp)
+        if selected("dst bins"):
+            test_dst_bins(tmp)
     finally:
         pool.shutdown()
         if ARGS.keep:

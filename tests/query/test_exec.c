@@ -240,3 +240,77 @@ Test(exec, memory_bound_is_a_clear_error, .init = build_store, .fini = drop_stor
     colog_tz_free(tz);
     colog_store_close(st);
 }
+
+/* bin(ts, N) around New York's clock changes of 2026 (back at 2026-11-01T06:00Z,
+ * forward at 2026-03-08T07:00Z). Hand-computed: a bucket starts at the latest
+ * instant at which the wall clock read its start, so the repeated 01:00 hour is
+ * a bucket of its own, a 1d bucket is the whole local day, and a bucket whose
+ * start was skipped begins at the change. */
+static void build_dst_store(void)
+{
+    snprintf(dir, sizeof dir, "/tmp/colog-test-exec-XXXXXX");
+    cr_assert_not_null(mkdtemp(dir));
+    strcat(dir, "/s");
+    colog_config_t c;
+    colog_config_default(&c);
+    cr_assert_eq(colog_store_create(dir, colog_schema_builtin("firewall"), &c), 0, "%s",
+                 colog_errmsg());
+    colog_store_t *st;
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0, "%s", colog_errmsg());
+    static const char csv[] = "ts,dst_port\n"
+                              "2026-11-01T04:10:00Z,1\n"  /* 00:10 EDT */
+                              "2026-11-01T05:30:00Z,2\n"  /* 01:30 EDT */
+                              "2026-11-01T06:30:00Z,3\n"  /* 01:30 EST, the hour again */
+                              "2026-11-01T06:45:00Z,4\n"  /* 01:45 EST */
+                              "2026-11-02T01:00:00Z,5\n"  /* 2026-11-01 20:00 EST */
+                              "2026-03-08T06:30:00Z,6\n"  /* 01:30 EST */
+                              "2026-03-08T07:01:00Z,7\n"  /* 03:01 EDT */
+                              "2026-03-08T07:30:00Z,8\n"; /* 03:30 EDT */
+    colog_ingest_opts_t o = {0};
+    colog_ingest_t *ing;
+    cr_assert_eq(colog_ingest_begin(st, &o, &ing), 0, "%s", colog_errmsg());
+    FILE *f = fmemopen((void *)csv, sizeof csv - 1, "r");
+    cr_assert_not_null(f);
+    cr_assert_eq(colog_ingest_file(ing, f, "dst.csv", COLOG_IN_CSV), 0, "%s", colog_errmsg());
+    fclose(f);
+    colog_ingest_stats_t s;
+    cr_assert_eq(colog_ingest_finish(ing, &s), 0, "%s", colog_errmsg());
+    cr_assert_eq(s.rows_ok, 8);
+    colog_store_close(st);
+}
+
+Test(exec, bin_across_clock_changes, .init = build_dst_store, .fini = drop_store)
+{
+    static const struct {
+        const char *q, *want;
+    } cases[] = {
+        {"range 2026-11-01T00:00:00Z .. 2026-11-03T00:00:00Z | stats count() by bin(ts, 1h) | "
+         "sort bin",
+         "bin,count\n2026-11-01T00:00:00-04:00,1\n2026-11-01T01:00:00-04:00,1\n"
+         "2026-11-01T01:00:00-05:00,2\n2026-11-01T20:00:00-05:00,1\n"},
+        {"range 2026-11-01T00:00:00Z .. 2026-11-03T00:00:00Z | stats count() by bin(ts, 1d)",
+         "bin,count\n2026-11-01T00:00:00-04:00,5\n"},
+        {"range 2026-11-01T00:00:00Z .. 2026-11-03T00:00:00Z | stats count() by bin(ts, 2h) | "
+         "sort bin",
+         "bin,count\n2026-11-01T00:00:00-04:00,4\n2026-11-01T20:00:00-05:00,1\n"},
+        {"range 2026-03-08T00:00:00Z .. 2026-03-09T00:00:00Z | stats count() by bin(ts, 2h) | "
+         "sort bin",
+         "bin,count\n2026-03-08T00:00:00-05:00,1\n2026-03-08T03:00:00-04:00,2\n"},
+        {"range 2026-03-08T00:00:00Z .. 2026-03-09T00:00:00Z | stats count() by bin(ts, 1d)",
+         "bin,count\n2026-03-08T00:00:00-05:00,3\n"},
+        {"range 2026-03-08T00:00:00Z .. 2026-03-09T00:00:00Z | stats count() by bin(ts, 30m) | "
+         "sort bin",
+         "bin,count\n2026-03-08T01:30:00-05:00,1\n2026-03-08T03:00:00-04:00,1\n"
+         "2026-03-08T03:30:00-04:00,1\n"},
+    };
+    colog_store_t *st;
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_READ), 0, "%s", colog_errmsg());
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (unsigned threads = 1; threads <= 3; threads += 2) {
+            char *got = run(st, cases[i].q, threads > 1, threads);
+            cr_assert_str_eq(got, cases[i].want, "%s (%u threads)", cases[i].q, threads);
+            free(got);
+        }
+    }
+    colog_store_close(st);
+}
