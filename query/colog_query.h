@@ -39,6 +39,11 @@ typedef struct colog_qerr {
     char msg[512];
 } colog_qerr_t;
 
+/* Whether name[0..len) is a keyword of the query language (where, by, count,
+ * ...). A column with such a name could not be named in a query: `colog init`
+ * refuses schemas that have one. */
+bool colog_query_reserved(const char *name, size_t len);
+
 /* Parse text against schema. tz resolves dates and time keys (borrowed; must
  * outlive the query); now_us anchors `last N`. On COLOG_EQUERY, *err says where. */
 int colog_query_parse(const char *text, const colog_schema_t *schema, colog_tz_t *tz,

@@ -13,6 +13,34 @@
 
 #include "cli.h"
 
+/* Refuse a column named like a query keyword (`where`, `count`, ...): the store
+ * would take its data, but no query could name it. The schema parser (storage
+ * layer) knows no query language, so the check is here; the position is found
+ * again in the text: column k is the k-th line holding a token (before any '#'),
+ * which is the schema format's rule (colog_schema.c). */
+static int check_reserved(const char *text, size_t n, const char *path, const colog_schema_t *s)
+{
+    unsigned k = 0;
+    size_t lno = 0;
+    for (size_t a = 0; a < n; lno++) {
+        size_t e = a;
+        while (e < n && text[e] != '\n')
+            e++;
+        size_t i = a;
+        while (i < e && (text[i] == ' ' || text[i] == '\t'))
+            i++;
+        if (i < e && text[i] != '#' && text[i] != '\r') {
+            if (k < s->ncols && colog_query_reserved(s->cols[k].name, strlen(s->cols[k].name)))
+                return cli_usage("init: %s:%zu:%zu: column name '%s' is a word of the query "
+                                 "language, which queries could not name; rename the column",
+                                 path, lno + 1, i - a + 1, s->cols[k].name);
+            k++;
+        }
+        a = e + 1;
+    }
+    return 0;
+}
+
 static int load_schema_file(const char *path, colog_schema_t *s)
 {
     FILE *f = fopen(path, "rb");
@@ -25,9 +53,14 @@ static int load_schema_file(const char *path, colog_schema_t *s)
     if (buf == NULL)
         return cli_usage("init: out of memory");
     int rc = colog_schema_parse(buf, n, path, s);
+    if (rc) {
+        free(buf);
+        return cli_usage("init: %s", colog_errmsg());
+    }
+    rc = check_reserved(buf, n, path, s);
     free(buf);
     if (rc)
-        return cli_usage("init: %s", colog_errmsg());
+        return rc;
     const char *base = strrchr(path, '/');
     base = base ? base + 1 : path;
     snprintf(s->name, sizeof s->name, "%.*s", (int)strcspn(base, "."), base);

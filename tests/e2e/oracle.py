@@ -1555,6 +1555,25 @@ def test_unknown_header(tmp):
     check(name, rc == 0 and out == "count\n0\n", "  rows stored from a file with a bad header: %r %s" % (out, err))
 
 
+def test_reserved_schema(tmp):
+    """colog init refuses a column named like a query keyword, naming file:line:col."""
+    for word, line, col in (("where", 5, 3), ("count", 5, 3), ("fields", 5, 3)):
+        name = "reserved column name: " + word
+        path = os.path.join(tmp, "reserved_%s.schema" % word)
+        with open(path, "w") as f:
+            f.write("ts time\n# a comment\n\nsrc ip indexed\n  %s string  # the culprit\nok u16\n" % word)
+        store = os.path.join(tmp, "reserved_store_" + word)
+        rc, out, err = colog("init", store, "--schema", path)
+        want = "%s:%d:%d: column name '%s'" % (path, line, col, word)
+        check(name, rc == 2 and want in err and not os.path.exists(os.path.join(store, "colog.conf")),
+              "  want exit 2 and %r, got exit %d: %s" % (want, rc, err))
+    path = os.path.join(tmp, "not_reserved.schema")
+    with open(path, "w") as f:
+        f.write("ts time\nwhere_from ip\ncounts u32\n")
+    rc, out, err = colog("init", os.path.join(tmp, "not_reserved_store"), "--schema", path)
+    check("reserved column name: prefixes are fine", rc == 0, "  exit %d: %s" % (rc, err))
+
+
 def test_empty_input(tmp):
     store = os.path.join(tmp, "empty_store")
     colog("init", store)
@@ -1693,6 +1712,8 @@ def main():
             test_unknown_header(tmp)
         if selected("empty input"):
             test_empty_input(tmp)
+        if selected("reserved column"):
+            test_reserved_schema(tmp)
         if selected("dst bins"):
             test_dst_bins(tmp)
     finally:
