@@ -387,8 +387,14 @@ int cmd_ingest(int argc, char **argv)
             fclose(rf);
         if (!is_stdin)
             fclose(f);
-        if (rc)
+        if (rc) {
             status = cli_fail("ingest", rc);
+            /* A file whose header cannot be read (bad quoting, bad UTF-8) is a
+             * bad input like one naming an unknown column (COLOG_ESCHEMA): exit 2,
+             * not the runtime failure (1) of I/O or corruption. Rows are rejects. */
+            if (rc == COLOG_EPARSE)
+                status = EXIT_USAGE;
+        }
     }
     /* Rows already accepted are kept even when a later file fails. */
     rc = colog_ingest_finish(ing, &stats);

@@ -1549,8 +1549,16 @@ def test_unknown_header(tmp):
     with open(path, "w") as f:
         f.write("ts,device,bogus_col,dst_port\n2025-03-10T10:00:00Z,fw,1,80\n")
     rc, out, err = colog("ingest", store, path)
-    check(name, rc != 0, "  expected a nonzero exit, got 0")
+    check(name, rc == 2, "  expected exit 2, got %d" % rc)
     check(name, "bogus_col" in err, "  stderr does not name bogus_col: %r" % err)
+    # A header that cannot be read at all is the same kind of error: exit 2, FILE:LINE:COL.
+    for label, head in (("bad quoting", b'ts,"us"er\n'), ("bad utf-8", b"ts,us\xffer\n")):
+        bad = os.path.join(tmp, "hdr_%s.csv" % label.replace(" ", "_"))
+        with open(bad, "wb") as f:
+            f.write(head + b"2025-03-10T10:00:00Z,x\n")
+        rc, out, err = colog("ingest", store, bad)
+        check("malformed csv header: " + label, rc == 2 and (bad + ":1:") in err,
+              "  expected exit 2 naming %s:1:, got %d: %s" % (bad, rc, err))
     rc, out, err = colog_query(store, "stats count()", "csv")
     check(name, rc == 0 and out == "count\n0\n", "  rows stored from a file with a bad header: %r %s" % (out, err))
 
