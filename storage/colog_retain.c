@@ -187,7 +187,11 @@ int colog_retain(colog_store_t *st, const colog_retain_opts_t *opts, colog_retai
     for (size_t i = 0; i < nd; i++) {
         if (plan[i] == 0)
             continue;
-        colog_retain_action_t a = {.kind = plan[i], .day = days[i]};
+        /* A move of a day past cold_days happens only because a hold kept it. */
+        colog_retain_action_t a = {.kind = plan[i],
+                                   .day = days[i],
+                                   .held = plan[i] == COLOG_RETAIN_MOVE &&
+                                           older_than(days[i], now, st->cfg.cold_days)};
         rc = snap_totals(st, days[i], &a.parts, &a.rows);
         if (rc)
             goto out;
@@ -226,6 +230,7 @@ int colog_retain(colog_store_t *st, const colog_retain_opts_t *opts, colog_retai
         }
         if (plan[i] == COLOG_RETAIN_MOVE) {
             sum.moved++;
+            sum.held += a.held;
             sum.rows_moved += a.rows;
         } else {
             if (plan[i] == COLOG_RETAIN_ARCHIVE)

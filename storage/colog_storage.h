@@ -513,6 +513,7 @@ typedef struct colog_retain_action {
     uint64_t bytes_before; /* disk space used before (all tiers; allocated blocks, as du) */
     uint64_t bytes_after;  /* disk space used after (cold part written; 0 when removed) */
     char archive[1024];    /* the archive file written (ARCHIVE) */
+    bool held;             /* MOVE of a day older than cold_days: a hold kept it */
 } colog_retain_action_t;
 
 typedef struct colog_retain_opts {
@@ -524,7 +525,8 @@ typedef struct colog_retain_opts {
 } colog_retain_opts_t;
 
 typedef struct colog_retain_stats {
-    unsigned moved, archived, deleted, held;
+    unsigned moved, archived, deleted;
+    unsigned held; /* days a hold kept in the store (HELD, and MOVEs with held set) */
     uint64_t rows_moved, rows_removed;
     uint64_t bytes_freed; /* hot + removed bytes minus cold bytes written */
 } colog_retain_stats_t;

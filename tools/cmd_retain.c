@@ -92,7 +92,8 @@ static void on_action(void *ctx, const colog_retain_action_t *a)
     /* Done: "moved", "archived"...; planned (--dry-run): "would move", ... */
     switch (a->kind) {
     case COLOG_RETAIN_MOVE:
-        snprintf(what, sizeof what, "%s %s to cold", r->dry_run ? "would move" : "moved", d);
+        snprintf(what, sizeof what, "%s %s to cold%s", r->dry_run ? "would move" : "moved", d,
+                 a->held ? " (held: kept past cold-days)" : "");
         break;
     case COLOG_RETAIN_ARCHIVE:
         snprintf(what, sizeof what, "%s %s to %s", r->dry_run ? "would archive" : "archived", d,

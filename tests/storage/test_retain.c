@@ -208,7 +208,7 @@ Test(retain, deletes_old_days_but_not_held_ones)
     colog_retain_stats_t s = retain(at_day(35), false);
     cr_assert_eq(s.deleted, 3, "days 0, 3, 4");
     cr_assert_eq(s.moved, 3, "held days 1, 2 still go cold, and day 5");
-    cr_assert_eq(s.held, 0, "reported as moved this time");
+    cr_assert_eq(s.held, 2, "days 1, 2: moved to cold, and counted as kept by the hold");
     cr_assert_eq(s.rows_removed, 120);
     s = retain(at_day(35), false);
     cr_assert_eq(s.held, 2, "days 1, 2: cold, held");
@@ -339,6 +339,7 @@ Test(retain, archive_policy_and_restore_after_a_move)
     colog_store_close(st);
     s = retain(at_day(31), false);
     cr_assert_eq(s.moved, 1, "held, but moved to cold (merging the restored part)");
+    cr_assert_eq(s.held, 1, "the move of a day past cold_days is reported as held");
     cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0, "%s", colog_errmsg());
     cr_assert_eq(day_info(st, 0).cold, 1);
     cr_assert_eq(colog_restore(st, arch, &info), 0, "%s", colog_errmsg());
