@@ -370,6 +370,31 @@ typedef struct world {
     alias_t cat_user, other_port, blocked_port, intsvc_port, noise_port;
 } world_t;
 
+static void alias_free(alias_t *a)
+{
+    free(a->thresh);
+    free(a->other);
+}
+
+/* Everything world_build allocated (so that ASan builds exit without leaks). */
+static void world_free(world_t *w)
+{
+    free(w->names);
+    free(w->name_len);
+    free(w->os);
+    free(w->next_port);
+    free(w->web4);
+    free(w->web6);
+    free(w->mx4);
+    free(w->client4);
+    free(w->noise4);
+    alias_t *al[] = {&w->user_pick,    &w->web4_pick,   &w->web6_pick, &w->mx4_pick,
+                     &w->client4_pick, &w->noise4_pick, &w->cat_user,  &w->other_port,
+                     &w->blocked_port, &w->intsvc_port, &w->noise_port};
+    for (size_t i = 0; i < sizeof al / sizeof al[0]; i++)
+        alias_free(al[i]);
+}
+
 static bool is_reserved4(uint32_t a)
 {
     uint32_t o1 = a >> 24, o2 = (a >> 16) & 255, o3 = (a >> 8) & 255;
@@ -1586,9 +1611,16 @@ int main(int argc, char **argv)
     while (ai < anom.n)
         out_event(&o, &anom.v[ai++]);
     out_flush(&o);
+    int status = 0;
     if (o.f != stdout ? fclose(o.f) != 0 : fflush(stdout) != 0) {
         fprintf(stderr, "colog-gen: write: %s\n", strerror(errno));
-        return 1;
+        status = 1;
     }
-    return 0;
+    free(o.buf);
+    free(cum);
+    free(puser);
+    free(pin);
+    free(anom.v);
+    world_free(&w);
+    return status;
 }

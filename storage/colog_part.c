@@ -217,8 +217,10 @@ int colog__part_open(colog_store_t *st, colog_tier_t tier, int dayfd, int32_t da
     if (rc)
         goto out_part;
     if (p->man.part_id != id || p->man.day != day) {
-        rc = colog_seterr(COLOG_ECORRUPT, "%s: manifest is of part %016llx of day %d", disp,
-                          (unsigned long long)p->man.part_id, p->man.day);
+        char mday[16];
+        colog_day_format(p->man.day, mday, sizeof mday);
+        rc = colog_seterr(COLOG_ECORRUPT, "%s: manifest is of part p%016llx of day %s", disp,
+                          (unsigned long long)p->man.part_id, mday);
         goto out_part;
     }
     if (memcmp(p->man.schema_sha256, st->schema_sha, 32) != 0) {

@@ -408,3 +408,30 @@ Test(store, readers_see_each_row_once_during_merges)
     cr_assert_eq(day_rows(st, DAY, NULL), 61 * 3);
     colog_store_close(st);
 }
+
+/* A part copied into another day's directory is refused by name and date. */
+Test(store, part_in_the_wrong_day_is_named)
+{
+    colog_store_t *st;
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0);
+    int64_t t[2] = {T(1), T(2)};
+    uint8_t o[2] = {1, 2};
+    const char *u[2] = {"a", "b"};
+    uint64_t pt[2] = {1, 2};
+    write_part(st, DAY, 2, t, o, u, pt);
+    colog_store_close(st);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "mkdir '%s/hot/2026-03-05' && cp -r '%s/hot/2026-03-02/p0000000000000001' "
+             "'%s/hot/2026-03-05/'",
+             dir, dir, dir);
+    cr_assert_eq(system(cmd), 0);
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_READ), 0);
+    colog_snap_t *s;
+    cr_assert_eq(colog_snap_day(st, DAY + 3, 0, &s), COLOG_ECORRUPT);
+    cr_assert_not_null(strstr(colog_errmsg(), "hot/2026-03-05/p0000000000000001/manifest: "
+                                              "manifest is of part p0000000000000001 of day "
+                                              "2026-03-02"),
+                       "%s", colog_errmsg());
+    colog_store_close(st);
+}
