@@ -12,7 +12,7 @@
 #include "colog_query.h"
 
 /* Longest query text accepted (positions are uint32_t). */
-#define COLOG_Q_MAX_TEXT (1u << 20)
+#define COLOG_Q_MAX_TEXT COLOG_QUERY_TEXT_MAX
 /* Deepest nesting of parentheses and `not` while parsing, and deepest expression
  * tree (nodes on a root-to-leaf path) in a parsed query, scan_where included. */
 #define COLOG_Q_MAX_DEPTH 256

@@ -1564,24 +1564,46 @@ void colog_query_free(colog_query_t *q)
         arena_free(q->arena); /* q itself lives in the arena */
 }
 
+/* Characters (not UTF-8 continuation bytes) in text[a..b). */
+static size_t qerr_chars(const char *text, size_t a, size_t b)
+{
+    size_t c = 0;
+    for (size_t i = a; i < b; i++)
+        c += ((unsigned char)text[i] & 0xC0) != 0x80;
+    return c;
+}
+
 void colog_qerr_print(FILE *f, const char *text, const colog_qerr_t *err)
 {
+    /* A long query (a --file with thousands of `in` values) is shown as a window
+     * of about QERR_CONTEXT bytes either side of the error, cut at characters. */
+    enum { QERR_CONTEXT = 80 };
     size_t n = text != NULL ? strlen(text) : 0;
     size_t pos = err->pos < n ? err->pos : n;
     size_t end = pos + err->len < n ? pos + err->len : n;
-    size_t cols = 0, carets = 0;
+    size_t a = 0, b = n;
+    if (n > 4 * QERR_CONTEXT) {
+        a = pos > QERR_CONTEXT ? pos - QERR_CONTEXT : 0;
+        b = end + QERR_CONTEXT < n ? end + QERR_CONTEXT : n;
+        if (end - pos > 2 * QERR_CONTEXT)
+            b = pos + 2 * QERR_CONTEXT; /* a huge token: its start is enough */
+        while (a > 0 && ((unsigned char)text[a] & 0xC0) == 0x80)
+            a--;
+        while (b < n && ((unsigned char)text[b] & 0xC0) == 0x80)
+            b++;
+    }
+    if (end > b)
+        end = b;
 
     fprintf(f, "colog: query error: %s\n  ", err->msg);
-    for (size_t i = 0; i < n; i++) {
+    const char *lead = a > 0 ? "... " : "";
+    fputs(lead, f);
+    for (size_t i = a; i < b; i++) {
         unsigned char c = (unsigned char)text[i];
         fputc(c < 0x20 || c == 0x7f ? ' ' : c, f);
     }
-    fputs("\n  ", f);
-    /* columns count characters, not bytes (UTF-8 continuation bytes are skipped) */
-    for (size_t i = 0; i < pos; i++)
-        cols += ((unsigned char)text[i] & 0xC0) != 0x80;
-    for (size_t i = pos; i < end; i++)
-        carets += ((unsigned char)text[i] & 0xC0) != 0x80;
+    fputs(b < n ? " ...\n  " : "\n  ", f);
+    size_t cols = strlen(lead) + qerr_chars(text, a, pos), carets = qerr_chars(text, pos, end);
     for (size_t i = 0; i < cols; i++)
         fputc(' ', f);
     for (size_t i = 0; i < (carets ? carets : 1); i++)

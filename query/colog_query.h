@@ -39,6 +39,9 @@ typedef struct colog_qerr {
     char msg[512];
 } colog_qerr_t;
 
+/* The longest query text colog_query_parse takes, in bytes. */
+#define COLOG_QUERY_TEXT_MAX (1u << 20)
+
 /* Whether name[0..len) is a keyword of the query language (where, by, count,
  * ...). A column with such a name could not be named in a query: `colog init`
  * refuses schemas that have one. */
@@ -51,7 +54,8 @@ int colog_query_parse(const char *text, const colog_schema_t *schema, colog_tz_t
 void colog_query_free(colog_query_t *q);
 
 /* Print "colog: query error: MSG\n  TEXT\n  ^^^\n" to f (the caret under the
- * offending token). */
+ * offending token). A text over 320 bytes is shown as a window of about 80
+ * bytes either side of the error, with "... " / " ..." where it was cut. */
 void colog_qerr_print(FILE *f, const char *text, const colog_qerr_t *err);
 
 typedef enum colog_outfmt {

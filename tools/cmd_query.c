@@ -3,8 +3,11 @@
  * [--tz ZONE] [--now TIME]`: run a query (docs/QUERY.md).
  *
  * The zone is --tz, else the store's default, else UTC. --now anchors `last N`
- * (for reproducible runs); it defaults to the wall clock.
+ * (for reproducible runs); it defaults to the wall clock. --file FILE (or `-`,
+ * stdin) reads the query from a file instead: a command line argument is capped
+ * by the kernel at 128 KiB, a query at 1 MiB (long `in` lists).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,9 +15,43 @@
 
 #include "cli.h"
 
+/* Read the query text of --file (`-`: stdin) into a malloc'ed C string. One byte
+ * more than the parser takes is read, so that a longer file gets the parser's
+ * "query too long"; a NUL byte would end the text early and is refused. */
+static int read_query_file(const char *path, char **out)
+{
+    bool in = strcmp(path, "-") == 0;
+    FILE *f = in ? stdin : fopen(path, "rb");
+    if (f == NULL)
+        return cli_usage("query: --file %s: %s", path, strerror(errno));
+    size_t cap = (size_t)COLOG_QUERY_TEXT_MAX + 2, n = 0;
+    char *buf = malloc(cap);
+    if (buf != NULL)
+        n = fread(buf, 1, cap - 1, f);
+    int err = ferror(f);
+    if (!in)
+        fclose(f);
+    if (buf == NULL)
+        return cli_usage("query: out of memory");
+    if (err) {
+        free(buf);
+        return cli_usage("query: --file %s: read error", in ? "<stdin>" : path);
+    }
+    const char *nul = memchr(buf, '\0', n);
+    if (nul != NULL) {
+        size_t at = (size_t)(nul - buf);
+        free(buf);
+        return cli_usage("query: --file %s: NUL byte at offset %zu", in ? "<stdin>" : path, at);
+    }
+    buf[n] = 0;
+    *out = buf;
+    return 0;
+}
+
 int cmd_query(int argc, char **argv)
 {
-    const char *store = NULL, *text = NULL, *tzname = NULL, *v;
+    const char *store = NULL, *text = NULL, *tzname = NULL, *qfile = NULL, *v;
+    char *ftext = NULL;
     colog_outfmt_t fmt = COLOG_OUT_TABLE;
     int64_t now = 0;
     colog_run_opts_t ro = {.format = COLOG_OUT_TABLE, .out = stdout};
@@ -30,6 +67,10 @@ int cmd_query(int argc, char **argv)
                 fmt = COLOG_OUT_NDJSON;
             else
                 return cli_usage("query: --format must be table, csv, json or ndjson");
+        } else if (cli_opt(argc, argv, &i, "--file", &v)) {
+            if (v == NULL || !v[0])
+                return cli_usage("query: --file needs a file name (or - for stdin)");
+            qfile = v;
         } else if (cli_opt(argc, argv, &i, "--tz", &v)) {
             if (v == NULL)
                 return cli_usage("query: --tz needs a zone (Asia/Tokyo, +09:00, UTC)");
@@ -75,12 +116,22 @@ int cmd_query(int argc, char **argv)
             return cli_usage("query: unexpected argument '%s' (quote the query)", argv[i]);
         }
     }
-    if (store == NULL || text == NULL)
-        return cli_usage("query: usage: colog query STORE 'QUERY' [--format FMT] [--tz ZONE]");
+    if (store == NULL || (text == NULL) == (qfile == NULL))
+        return cli_usage("query: usage: colog query STORE 'QUERY' | --file FILE [--format FMT] "
+                         "[--tz ZONE]%s",
+                         text && qfile ? " (a query or --file, not both)" : "");
+    int rc;
+    if (qfile != NULL) {
+        if ((rc = read_query_file(qfile, &ftext)) != 0)
+            return rc;
+        text = ftext;
+    }
     colog_store_t *st;
-    int rc = colog_store_open(&st, store, COLOG_OPEN_READ);
-    if (rc)
+    rc = colog_store_open(&st, store, COLOG_OPEN_READ);
+    if (rc) {
+        free(ftext);
         return cli_fail("query", rc);
+    }
     if (tzname == NULL && colog_store_config(st)->tz[0])
         tzname = colog_store_config(st)->tz;
     colog_tz_t *tz = NULL;
@@ -116,5 +167,6 @@ out_tz:
     colog_tz_free(tz);
 out_store:
     colog_store_close(st);
+    free(ftext);
     return status;
 }

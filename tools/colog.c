@@ -25,7 +25,7 @@ static const struct {
      "ingest STORE [--format csv|ndjson|auto|netscreen|srx|asa|fortigate|panos|iptables|"
      "pfsense|cef|apache|nginx] [--rejects FILE] [--batch-rows N] [--acks] [--now TIME] [FILE...]"},
     {"query", cmd_query,
-     "query STORE 'QUERY' [--format table|csv|json|ndjson] [--tz ZONE] [--threads N] "
+     "query STORE 'QUERY'|--file FILE [--format table|csv|json|ndjson] [--tz ZONE] [--threads N] "
      "[--no-index] [--explain] [--mem-mb N] [--io auto|uring|pread] [--now TIME] "
      "[--skip-damaged]"},
     {"stats", cmd_stats, "stats STORE [--format table|json]"},

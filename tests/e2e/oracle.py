@@ -1563,6 +1563,25 @@ def test_unknown_header(tmp):
     check(name, rc == 0 and out == "count\n0\n", "  rows stored from a file with a bad header: %r %s" % (out, err))
 
 
+def test_query_file(tmp, store):
+    """--file FILE / --file - give the same answer as the argument; a query over the
+    kernel's 128 KiB argument cap works from a file; a query and --file is exit 2."""
+    q = "where dst_port in (%s) | stats count() by proto" % ", ".join(str(p) for p in range(1, 30001))
+    path = os.path.join(tmp, "long.q")
+    with open(path, "w") as f:
+        f.write(q + "\n")
+    rc, out, err = colog("query", store, "--file", path, "--format", "csv")
+    rc2, out2, err2 = colog_query(store, "where dst_port between 1 and 30000 | stats count() by proto")
+    check("query --file: 200 KB query", rc == 0 and rc2 == 0 and out == out2 and len(out.splitlines()) > 1,
+          "  exit %d/%d: %s%s" % (rc, rc2, err, err2))
+    rc, out3, err = colog("query", store, "--file", "-", "--format", "csv",
+                          stdin=b"stats count() by proto\n| sort proto")
+    rc4, out4, err4 = colog_query(store, "stats count() by proto | sort proto")
+    check("query --file -: stdin", rc == 0 and out3 == out4, "  exit %d: %s" % (rc, err))
+    rc, out, err = colog("query", store, "stats count()", "--file", path)
+    check("query and --file: usage error", rc == 2 and "not both" in err, "  exit %d: %s" % (rc, err))
+
+
 def test_reserved_schema(tmp):
     """colog init refuses a column named like a query keyword, naming file:line:col."""
     for word, line, col in (("where", 5, 3), ("count", 5, 3), ("fields", 5, 3)):
@@ -1710,6 +1729,8 @@ def main():
             run_pairs(db, pairs, stores, "merged", pool)
         if selected("formats"):
             test_formats(store)
+        if selected("query --file"):
+            test_query_file(tmp, store)
         if selected("query error"):
             test_query_errors(store)
         if selected("bad csv"):

@@ -1059,6 +1059,40 @@ static char *parse_and_print(const char *text)
     return print_err(text, &err);
 }
 
+/* A long query's error shows a window around the error, carets aligned. */
+Test(parse, long_query_error_shows_a_window)
+{
+    size_t cap = 64 * 1024, n = 0;
+    char *text = malloc(cap);
+    cr_assert_not_null(text);
+    n += (size_t)snprintf(text + n, cap - n, "where dst_port in (");
+    for (int i = 1; i <= 3000; i++)
+        n += (size_t)snprintf(text + n, cap - n, "%d, ", i);
+    size_t at = n;
+    n += (size_t)snprintf(text + n, cap - n, "70000, ");
+    for (int i = 1; i <= 1000; i++)
+        n += (size_t)snprintf(text + n, cap - n, "%d, ", i);
+    n += (size_t)snprintf(text + n, cap - n, "1) | stats count()");
+    char *out = parse_and_print(text);
+    char *l2 = strchr(out, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
+    size_t len2 = (size_t)(strchr(l2, '\n') - l2);
+    cr_assert_lt(len2, 200, "a window, not the %zu-byte text: %zu bytes", n, len2);
+    cr_assert_eq(strncmp(l2, "  ... ", 6), 0, "%s", out);
+    cr_assert_eq(strncmp(l2 + len2 - 4, " ...", 4), 0, "%s", out);
+    size_t caret = (size_t)(strchr(l3, '^') - l3);
+    cr_assert_eq(strncmp(l2 + caret, "70000", 5), 0, "caret under %.5s: %s", l2 + caret, out);
+    cr_assert_eq(strncmp(l3 + caret, "^^^^^\n", 6), 0, "%s", out);
+    cr_assert_lt(at, n);
+    free(out);
+    /* the same error in a short text is shown whole, without ellipses */
+    out = parse_and_print("where dst_port in (1, 70000)");
+    cr_assert_str_eq(out, "colog: query error: dst_port is u16; 70000 is out of range (0..65535)\n"
+                          "  where dst_port in (1, 70000)\n"
+                          "                        ^^^^^\n");
+    free(out);
+    free(text);
+}
+
 Test(parse, error_printing)
 {
     char *s = parse_and_print("where dst_port = \"x\"");
