@@ -48,10 +48,16 @@ static int load_schema_file(const char *path, colog_schema_t *s)
         return cli_usage("init: schema '%s': not a built-in schema (firewall, web) and %s", path,
                          strerror(errno));
     char *buf = malloc(1 << 20);
-    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
+    bool bad = ferror(f) != 0;
     fclose(f);
     if (buf == NULL)
         return cli_usage("init: out of memory");
+    if (bad || n == 1 << 20) { /* never parse a prefix of the file as if it were all */
+        free(buf);
+        return cli_usage("init: schema '%s': %s", path,
+                         bad ? "read error" : "larger than 1 MiB (not a schema file?)");
+    }
     int rc = colog_schema_parse(buf, n, path, s);
     if (rc) {
         free(buf);

@@ -1594,6 +1594,11 @@ def test_reserved_schema(tmp):
         want = "%s:%d:%d: column name '%s'" % (path, line, col, word)
         check(name, rc == 2 and want in err and not os.path.exists(os.path.join(store, "colog.conf")),
               "  want exit 2 and %r, got exit %d: %s" % (want, rc, err))
+    path = os.path.join(tmp, "huge.schema")
+    with open(path, "w") as f:
+        f.write("ts time\n" + "#" * (1 << 20) + "\nsrc ip\n")
+    rc, out, err = colog("init", os.path.join(tmp, "huge_store"), "--schema", path)
+    check("schema file over 1 MiB", rc == 2 and "larger than 1 MiB" in err, "  exit %d: %s" % (rc, err))
     path = os.path.join(tmp, "not_reserved.schema")
     with open(path, "w") as f:
         f.write("ts time\nwhere_from ip\ncounts u32\n")
