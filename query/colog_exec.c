@@ -462,7 +462,8 @@ static int worker_init(worker_t *w, runner_t *R)
     memset(w, 0, sizeof *w);
     w->R = R;
     w->pred_pi = -1;
-    int rc = colog_tz_dup(R->q->tz, &w->tz);
+    /* A query parsed without a zone (NULL) reads times in UTC. */
+    int rc = R->q->tz ? colog_tz_dup(R->q->tz, &w->tz) : colog_tz_open(NULL, &w->tz);
     if (rc == 0)
         rc = colog__bctx_init(&w->bctx, w->tz);
     if (rc == 0 && (w->sel = malloc(COLOG_BLOCK_ROWS * sizeof *w->sel)) == NULL)
@@ -934,10 +935,33 @@ out_day:
 
 /* ---------------------------------------------------------------- entry point */
 
+/* Whether a query parsed against schema a may run on a store of schema b: the
+ * same columns (names, types, indexes) in the same order. */
+static bool schema_same(const colog_schema_t *a, const colog_schema_t *b)
+{
+    if (a->ncols != b->ncols)
+        return false;
+    for (unsigned c = 0; c < a->ncols; c++)
+        if (a->cols[c].type != b->cols[c].type || a->cols[c].indexed != b->cols[c].indexed ||
+            strncmp(a->cols[c].name, b->cols[c].name, COLOG_NAME_MAX) != 0)
+            return false;
+    return true;
+}
+
 int colog_query_run(colog_query_t *q, colog_store_t *st, const colog_run_opts_t *opts)
 {
     if (q == NULL || st == NULL || opts == NULL || opts->out == NULL)
         return colog_seterr(COLOG_EINVAL, "query run: invalid arguments");
+    if (opts->format < COLOG_OUT_TABLE || opts->format > COLOG_OUT_NDJSON)
+        return colog_seterr(COLOG_EINVAL, "query run: unknown output format %d", (int)opts->format);
+    if (opts->mem_mb > ((size_t)1 << 40))
+        return colog_seterr(COLOG_EINVAL, "query run: --mem-mb %zu is more than 2^40",
+                            opts->mem_mb);
+    if (!schema_same(q->schema, colog_store_schema(st)))
+        return colog_seterr(COLOG_ESCHEMA,
+                            "query run: the query was parsed against schema '%s', "
+                            "not the store's ('%s')",
+                            q->schema->name, colog_store_schema(st)->name);
     runner_t R;
     xstats_t xs;
     colog_rset_t r;

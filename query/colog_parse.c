@@ -1578,6 +1578,8 @@ void colog_qerr_print(FILE *f, const char *text, const colog_qerr_t *err)
     /* A long query (a --file with thousands of `in` values) is shown as a window
      * of about QERR_CONTEXT bytes either side of the error, cut at characters. */
     enum { QERR_CONTEXT = 80 };
+    if (f == NULL || err == NULL)
+        return;
     size_t n = text != NULL ? strlen(text) : 0;
     size_t pos = err->pos < n ? err->pos : n;
     size_t end = pos + err->len < n ? pos + err->len : n;
@@ -1595,7 +1597,7 @@ void colog_qerr_print(FILE *f, const char *text, const colog_qerr_t *err)
     if (end > b)
         end = b;
 
-    fprintf(f, "colog: query error: %s\n  ", err->msg);
+    fprintf(f, "colog: query error: %.*s\n  ", (int)strnlen(err->msg, sizeof err->msg), err->msg);
     const char *lead = a > 0 ? "... " : "";
     fputs(lead, f);
     for (size_t i = a; i < b; i++) {

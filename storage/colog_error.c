@@ -61,6 +61,10 @@ const char *colog_errmsg(void)
 
 int colog_seterr(int code, const char *fmt, ...)
 {
+    if (fmt == NULL) {
+        snprintf(errbuf, sizeof errbuf, "%s", colog_strerror(code));
+        return code;
+    }
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(errbuf, sizeof errbuf, fmt, ap);

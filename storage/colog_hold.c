@@ -28,9 +28,8 @@
 
 #define HOLDS_FILE "holds"
 #define REASON_MAX 511
-/* 0000-01-01 and 9999-12-31 as day numbers. */
-#define DAY_MIN (-719528)
-#define DAY_MAX 2932896
+#define DAY_MIN COLOG__DAY_MIN
+#define DAY_MAX COLOG__DAY_MAX
 
 static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
 

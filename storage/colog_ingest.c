@@ -2030,6 +2030,9 @@ int colog_ingest_begin(colog_store_t *st, const colog_ingest_opts_t *opts, colog
 {
     if (st == NULL || out == NULL)
         return colog_seterr(COLOG_EINVAL, "colog_ingest_begin: invalid argument");
+    /* Refused now, not at the first flush, when the rows taken so far would be lost. */
+    if (!st->writable)
+        return colog_seterr(COLOG_EINVAL, "ingest: store not open for writing");
     colog_ingest_t *ing = NULL;
     int rc = colog__ingest_new(colog_store_schema(st), opts, &pw_sink, NULL, &ing);
     if (rc < 0)

@@ -332,6 +332,8 @@ int colog_store_merge_day(colog_store_t *st, int32_t day, unsigned max_parts, bo
 {
     if (st == NULL || !st->writable)
         return colog_seterr(COLOG_EINVAL, "merge: store not open for writing");
+    if (day < COLOG__DAY_MIN || day > COLOG__DAY_MAX)
+        return colog_seterr(COLOG_ERANGE, "merge: day %d is outside the years 0000-9999", day);
     if (merged)
         *merged = false;
     int rc = colog__day_cleanup(st, day);

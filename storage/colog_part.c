@@ -315,10 +315,34 @@ int colog_part_read_buf(colog_part_t *p, unsigned col, uint32_t b, colog_rbuf_t 
     return colog__colr_read_buf(p->cols[col], b, buf, out);
 }
 
+static int cmp_ptr(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (void *const *)a, y = (uintptr_t) * (void *const *)b;
+    return (x > y) - (x < y);
+}
+
 int colog_part_read_many(colog_blkreq_t *reqs, size_t n, colog_ioq_t *q)
 {
     enum { CHUNK = 64 };
     colog_creq_t cr[CHUNK];
+    if (n > 0 && reqs == NULL)
+        return colog_seterr(COLOG_EINVAL, "part read: no requests");
+    if (n > CHUNK) {
+        /* Each chunk's reader refuses a buffer named twice within it; across
+         * chunks a second read would reuse the buffer an earlier answer points into. */
+        void **bufs = malloc(n * sizeof *bufs);
+        if (bufs == NULL)
+            return colog_seterr(COLOG_ENOMEM, "out of memory");
+        for (size_t i = 0; i < n; i++)
+            bufs[i] = reqs[i].buf;
+        qsort(bufs, n, sizeof *bufs, cmp_ptr);
+        bool dup = false;
+        for (size_t i = 1; i < n && !dup; i++)
+            dup = bufs[i] == bufs[i - 1];
+        free(bufs);
+        if (dup)
+            return colog_seterr(COLOG_EINVAL, "part read: one buffer named by two requests");
+    }
     for (size_t i = 0; i < n; i += CHUNK) {
         size_t m = n - i < CHUNK ? n - i : CHUNK;
         for (size_t k = 0; k < m; k++) {
@@ -364,16 +388,22 @@ int colog_part_index_range(colog_part_t *p, unsigned col, uint64_t lo, uint64_t 
 
 uint64_t colog_part_index_key(const colog_part_t *p, unsigned col, uint32_t i)
 {
+    if (!colog_part_indexed(p, col))
+        return 0;
     return colog__idxr_key(p->idx[col], i);
 }
 
 uint64_t colog_part_index_card(const colog_part_t *p, unsigned col, uint32_t i)
 {
+    if (!colog_part_indexed(p, col))
+        return 0;
     return colog__idxr_card(p->idx[col], i);
 }
 
 uint32_t colog_part_index_lower(const colog_part_t *p, unsigned col, uint64_t key)
 {
+    if (!colog_part_indexed(p, col))
+        return 0;
     return colog__idxr_lower(p->idx[col], key);
 }
 

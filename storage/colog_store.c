@@ -68,6 +68,8 @@ int64_t colog__now_us(void)
 
 void colog_config_default(colog_config_t *c)
 {
+    if (c == NULL)
+        return;
     memset(c, 0, sizeof *c);
     c->hot_days = 90;
     c->cold_days = 400;
@@ -101,6 +103,43 @@ static int config_check(const colog_config_t *c)
         if (n > 0 && paths[i][0] != '/')
             return colog_seterr(COLOG_EINVAL, "tiers: '%s' is not an absolute path", paths[i]);
     }
+    /* A zone name or offset (the query layer resolves it): one word of printable
+     * ASCII, so that it can neither run past its field nor add lines to colog.conf. */
+    size_t tn = strnlen(c->tz, sizeof c->tz);
+    if (tn == sizeof c->tz)
+        return colog_seterr(COLOG_EINVAL, "tz: longer than %zu bytes", sizeof c->tz - 1);
+    for (size_t k = 0; k < tn; k++)
+        if ((unsigned char)c->tz[k] <= 0x20 || (unsigned char)c->tz[k] >= 0x7f)
+            return colog_seterr(COLOG_EINVAL,
+                                "tz: '%.*s' holds a space, control or non-ASCII "
+                                "character",
+                                (int)tn, c->tz);
+    return 0;
+}
+
+/* A caller-built schema must be one the text format can say: it is written to
+ * colog.conf as text and read back on every open, so a schema that does not
+ * survive colog_schema_format + colog_schema_parse would make a store that
+ * never opens. */
+static int schema_check(const colog_schema_t *s)
+{
+    if (strnlen(s->name, sizeof s->name) == sizeof s->name)
+        return colog_seterr(COLOG_EINVAL, "store create: schema name not terminated");
+    for (unsigned c = 0; c < s->ncols; c++)
+        if (strnlen(s->cols[c].name, COLOG_NAME_MAX) == COLOG_NAME_MAX)
+            return colog_seterr(COLOG_EINVAL, "store create: column %u: name not terminated", c);
+    char text[COLOG_SCHEMA_TEXT_MAX];
+    int n = colog_schema_format(s, text, sizeof text);
+    if (n < 0)
+        return n;
+    colog_schema_t back;
+    if (colog_schema_parse(text, (size_t)n, "schema", &back) != 0)
+        return colog_seterr(COLOG_ESCHEMA, "store create: invalid schema: %s", colog_errmsg());
+    for (unsigned c = 0; c < s->ncols; c++)
+        if (back.ncols != s->ncols || back.cols[c].type != s->cols[c].type ||
+            back.cols[c].indexed != s->cols[c].indexed ||
+            strcmp(back.cols[c].name, s->cols[c].name) != 0)
+            return colog_seterr(COLOG_ESCHEMA, "store create: invalid schema (column %u)", c);
     return 0;
 }
 
@@ -283,6 +322,8 @@ int colog_store_create(const char *path, const colog_schema_t *schema, const col
                             "%.80s...: path too long (a store path has at most %d bytes)", path,
                             STORE_PATH_MAX);
     int rc = config_check(cfg);
+    if (rc == 0)
+        rc = schema_check(schema);
     if (rc)
         return rc;
     if (sodium_init() < 0)
@@ -854,6 +895,8 @@ static int snap_tiers(colog_store_t *st, int32_t day, int tiers, uint64_t colmas
 {
     if (st == NULL || out == NULL)
         return colog_seterr(COLOG_EINVAL, "snapshot: invalid arguments");
+    if (day < COLOG__DAY_MIN || day > COLOG__DAY_MAX)
+        return colog_seterr(COLOG_ERANGE, "snapshot: day %d is outside the years 0000-9999", day);
     colog_snap_t *s = calloc(1, sizeof *s);
     if (s == NULL)
         return colog_seterr(COLOG_ENOMEM, "out of memory");

@@ -13,6 +13,11 @@
 
 #include "colog_ledger.h"
 
+/* 0000-01-01 and 9999-12-31 as day numbers: the days a store can hold (times
+ * are limited to those years) and that colog_day_format writes as YYYY-MM-DD. */
+#define COLOG__DAY_MIN (-719528)
+#define COLOG__DAY_MAX 2932896
+
 struct colog_store {
     char path[PATH_MAX];
     char cold_path[PATH_MAX]; /* cfg.cold_dir, or STORE/cold */

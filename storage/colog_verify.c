@@ -797,6 +797,9 @@ int colog_verify_store(const char *store_path, const colog_verify_opts_t *opts,
         return colog_seterr(COLOG_EINVAL, "verify: no store path");
     if (opts == NULL)
         opts = &none;
+    if (opts->one_day && (opts->day < COLOG__DAY_MIN || opts->day > COLOG__DAY_MAX))
+        return colog_seterr(COLOG_ERANGE, "verify: day %d is outside the years 0000-9999",
+                            opts->day);
     if (opts->head != NULL &&
         (strlen(opts->head) != 64 || colog__unhex(opts->head, 64, head, 32) != 0))
         return colog_seterr(COLOG_EINVAL, "verify: head must be 64 hex digits: %s", opts->head);

@@ -314,3 +314,41 @@ Test(exec, bin_across_clock_changes, .init = build_dst_store, .fini = drop_store
     }
     colog_store_close(st);
 }
+
+/* colog_query_run refuses a query parsed against another schema (its column
+ * numbers and types would be applied to the wrong columns), an unknown output
+ * format and an absurd memory bound; a query parsed without a zone runs in UTC. */
+Test(exec, run_validates_its_input, .init = build_dst_store, .fini = drop_store)
+{
+    colog_store_t *st;
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_READ), 0, "%s", colog_errmsg());
+    colog_query_t *q;
+    colog_qerr_t err;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *out = open_memstream(&buf, &len);
+    colog_run_opts_t o = {.format = COLOG_OUT_CSV, .out = out, .threads = 1};
+    cr_assert_eq(colog_query_parse("where method contains \"GET\" | stats count()",
+                                   colog_schema_builtin("web"), NULL, 0, &q, &err),
+                 0, "%s", err.msg);
+    cr_assert_eq(colog_query_run(q, st, &o), COLOG_ESCHEMA);
+    cr_assert(strstr(colog_errmsg(), "schema 'web'") != NULL, "%s", colog_errmsg());
+    colog_query_free(q);
+
+    cr_assert_eq(colog_query_parse("stats count() by bin(ts, 1d)", colog_store_schema(st), NULL, 0,
+                                   &q, &err),
+                 0, "%s", err.msg);
+    o.format = (colog_outfmt_t)9;
+    cr_assert_eq(colog_query_run(q, st, &o), COLOG_EINVAL);
+    o.format = COLOG_OUT_CSV;
+    o.mem_mb = SIZE_MAX;
+    cr_assert_eq(colog_query_run(q, st, &o), COLOG_EINVAL);
+    o.mem_mb = 0;
+    cr_assert_eq(colog_query_run(q, st, &o), 0, "%s", colog_errmsg());
+    colog_query_free(q);
+    fclose(out);
+    cr_assert_str_eq(buf, "bin,count\n2026-03-08T00:00:00Z,3\n2026-11-01T00:00:00Z,4\n"
+                          "2026-11-02T00:00:00Z,1\n");
+    free(buf);
+    colog_store_close(st);
+}

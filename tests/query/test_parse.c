@@ -1270,3 +1270,19 @@ Test(parse, allocation_failures_do_not_leak)
         cr_expect_eq(rc, 0, "'%s' never parsed", corpus[c]);
     }
 }
+
+/* The printer takes what a caller may hand it: no stream, no error, no text, a
+ * message without its NUL. */
+Test(parse, qerr_print_validates_its_input)
+{
+    colog_qerr_t err = {.pos = 3, .len = 2};
+    colog_qerr_print(NULL, "abc", &err);
+    colog_qerr_print(stderr, "abc", NULL);
+    memset(err.msg, 'm', sizeof err.msg); /* not terminated */
+    char *out = print_err(NULL, &err);
+    cr_assert_eq(strncmp(out, "colog: query error: mmm", 23), 0, "%s", out);
+    cr_assert_eq(strlen(out),
+                 strlen("colog: query error: ") + sizeof err.msg + strlen("\n  \n  ^\n"), "%s",
+                 out);
+    free(out);
+}

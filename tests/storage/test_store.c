@@ -435,3 +435,68 @@ Test(store, part_in_the_wrong_day_is_named)
                        "%s", colog_errmsg());
     colog_store_close(st);
 }
+
+/* Public entry points refuse bad input with an error, never a crash or a store
+ * that cannot be opened again. */
+Test(store, public_functions_validate_their_input)
+{
+    colog_config_default(NULL); /* no crash */
+    cr_assert_eq(colog_seterr(COLOG_ECORRUPT, NULL), COLOG_ECORRUPT);
+    cr_assert_str_eq(colog_errmsg(), colog_strerror(COLOG_ECORRUPT));
+
+    char other[300];
+    snprintf(other, sizeof other, "%s2", dir);
+    colog_schema_t s = *colog_schema_builtin("firewall");
+    colog_config_t c;
+    colog_config_default(&c);
+    /* a zone that would add a line to colog.conf, or run past its field */
+    snprintf(c.tz, sizeof c.tz, "UTC\nhot_days 0");
+    cr_assert_eq(colog_store_create(other, &s, &c), COLOG_EINVAL);
+    memset(c.tz, 'A', sizeof c.tz);
+    cr_assert_eq(colog_store_create(other, &s, &c), COLOG_EINVAL);
+    colog_config_default(&c);
+    /* caller-built schemas the text format cannot say */
+    colog_schema_t bad = s;
+    snprintf(bad.cols[3].name, COLOG_NAME_MAX, "dst ip");
+    cr_assert_eq(colog_store_create(other, &bad, &c), COLOG_ESCHEMA);
+    bad = s;
+    bad.cols[14].indexed = true; /* duration is u32: fine; make it f64 */
+    bad.cols[14].type = COLOG_T_F64;
+    cr_assert_eq(colog_store_create(other, &bad, &c), COLOG_ESCHEMA);
+    bad = s;
+    bad.cols[2].type = (colog_type_t)99;
+    cr_assert_eq(colog_store_create(other, &bad, &c), COLOG_ESCHEMA);
+    bad = s;
+    memcpy(bad.cols[5].name, s.cols[4].name, COLOG_NAME_MAX); /* a duplicate */
+    cr_assert_eq(colog_store_create(other, &bad, &c), COLOG_ESCHEMA);
+    bad = s;
+    memset(bad.cols[1].name, 'a', COLOG_NAME_MAX); /* not terminated */
+    cr_assert_eq(colog_store_create(other, &bad, &c), COLOG_EINVAL);
+    struct stat sb;
+    cr_assert_neq(stat(other, &sb), 0, "nothing created by a refused create");
+
+    /* days outside the years 0000-9999 */
+    colog_store_t *st;
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0, "%s", colog_errmsg());
+    colog_snap_t *snap;
+    cr_assert_eq(colog_snap_day(st, 2932897, 0, &snap), COLOG_ERANGE);
+    cr_assert_eq(colog_snap_day(st, -719529, 0, &snap), COLOG_ERANGE);
+    cr_assert_eq(colog_snap_day(st, INT32_MIN, 0, &snap), COLOG_ERANGE);
+    bool merged;
+    cr_assert_eq(colog_store_merge_day(st, INT32_MAX, 0, &merged), COLOG_ERANGE);
+    cr_assert_eq(colog_part_read_many(NULL, 3, NULL), COLOG_EINVAL);
+    cr_assert_eq(colog_part_index_key(NULL, 1, 0), 0);
+    cr_assert_eq(colog_part_index_card(NULL, 99, 0), 0);
+    cr_assert_eq(colog_part_index_lower(NULL, 1000, 5), 0);
+    colog_store_close(st);
+    colog_verify_opts_t vo = {.one_day = true, .day = 3000000};
+    colog_verify_stats_t vs;
+    cr_assert_eq(colog_verify_store(dir, &vo, &vs), COLOG_ERANGE);
+
+    /* an ingest session on a store opened for reading is refused up front */
+    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_READ), 0, "%s", colog_errmsg());
+    colog_ingest_t *ing;
+    cr_assert_eq(colog_ingest_begin(st, NULL, &ing), COLOG_EINVAL);
+    cr_assert(strstr(colog_errmsg(), "not open for writing") != NULL, "%s", colog_errmsg());
+    colog_store_close(st);
+}
