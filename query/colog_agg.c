@@ -488,37 +488,55 @@ static int64_t floordiv64(int64_t a, int64_t b)
 
 /*
  * The key of bin(ts, N) for the event at t (UTC µs) whose wall-clock time is
- * loc: the instant its bucket starts, i.e. the latest instant <= t at which the
- * wall clock read L = floor(loc, N). Keys are instants, not wall-clock values,
- * so when the clocks go back the repeated hour starts a bucket of its own (01:00
- * EDT and 01:00 EST are two rows of a 1h trend, never one row holding two
- * hours), while a bucket that spans a change still has one start (a 1d bucket
- * is the local day, 23 or 25 hours long). When L itself was skipped (clocks
- * going forward inside the bucket), the bucket starts at the change.
+ * loc: the instant its bucket starts. Buckets follow the wall clock of the zone:
+ *  - a bucket starts wherever the clock, ticking, reaches a multiple of N;
+ *  - when the clock skips forward over a multiple of N (spring), a bucket
+ *    starts at the change (its key shows the wall-clock time after the skip);
+ *  - when the clock is set back by J (autumn), a bucket starts at the change if
+ *    N <= J: the repeated hour of a 1h trend is a row of its own, never one row
+ *    holding two hours. If N > J the bucket in progress simply runs on (a 1d
+ *    bucket is the whole local day, 25 hours; Havana's midnight that happens
+ *    twice does not split its day).
+ * So buckets are contiguous and every key is an instant inside its own bucket.
+ * At most one change is assumed within a bucket (tzdata has none closer).
  */
+static int64_t offset_us(colog_tz_t *tz, int64_t t)
+{
+    return (int64_t)colog_tz_offset(tz, t) * 1000000;
+}
+
 static int64_t bin_start(colog_tz_t *tz, int64_t t, int64_t loc, int64_t bin_us)
 {
     int64_t L = floordiv64(loc, bin_us) * bin_us;
-    int64_t off = loc - t; /* the event's own offset, µs */
-    int64_t c1 = L - off;
-    int64_t o1 = (int64_t)colog_tz_offset(tz, c1) * 1000000;
-    if (o1 == off)
-        return c1; /* the wall clock read L at c1, with the event's offset */
-    int64_t c2 = L - o1;
-    if ((int64_t)colog_tz_offset(tz, c2) * 1000000 == o1 && c2 <= t)
-        return c2; /* the offset changed inside the bucket (a 1d bin on a DST day) */
-    /* L never showed: the first instant of (lo, hi] with the event's offset. */
-    int64_t lo = c1 < c2 ? c1 : c2, hi = c1 < c2 ? c2 : c1;
-    if (hi > t)
-        hi = t;
-    while (hi - lo > 1000000) {
-        int64_t mid = lo + (hi - lo) / 2;
-        if ((int64_t)colog_tz_offset(tz, mid) * 1000000 == off)
-            hi = mid;
-        else
-            lo = mid;
+    int64_t off = loc - t; /* the event's own offset */
+    int64_t c = L - off;   /* where the clock read L, if the offset held */
+    int64_t T = c, ob;     /* the change, and the offset before it */
+    if (offset_us(tz, c) == off) {
+        ob = offset_us(tz, c - 1);
+        if (ob <= off)
+            return c; /* reached by ticking, or by a skip that lands on L */
+    } else {
+        /* The offset changed in (c, t]: find the first instant with the event's
+         * offset, to the second (changes fall on whole seconds). */
+        int64_t lo = c, hi = t;
+        while (hi - lo > 1000000) {
+            int64_t mid = lo + (hi - lo) / 2;
+            if (offset_us(tz, mid) == off)
+                hi = mid;
+            else
+                lo = mid;
+        }
+        T = floordiv64(hi, 1000000) * 1000000;
+        if (T <= lo)
+            T = hi;
+        ob = offset_us(tz, T - 1);
+        if (ob < off) /* skipped forward: over L (a bucket starts at T), or not */
+            return L >= T + ob ? T : L - ob;
     }
-    return hi - hi % 1000000; /* transitions fall on whole seconds */
+    /* Set back by ob - off at T. */
+    if (bin_us <= ob - off)
+        return T;
+    return floordiv64(T - 1 + ob, bin_us) * bin_us - ob; /* the bucket in progress */
 }
 
 /* Fill word k of each selected row's key (W words a row), and null flags. */

@@ -29,6 +29,7 @@ Environment: COLOG_BIN (default build/colog), COLOG_GEN (default build/colog-gen
 defaults resolve against the repository root. COLOG_QUERY_ARGS: extra `colog query` arguments. Python 3.9+ standard library only.
 """
 import argparse
+import bisect
 import collections
 import concurrent.futures
 import csv
@@ -93,13 +94,14 @@ class Zone:
             self.tz = zoneinfo.ZoneInfo(name)
         self._off = {}
         self._loc = {}
+        self._bounds = {}
 
     def offset_s(self, us):
-        """UTC offset in seconds in effect at instant us (transitions fall on quarter hours)."""
-        q = us // (900 * US)
+        """UTC offset in seconds in effect at instant us (exact to the second)."""
+        q = us // US
         o = self._off.get(q)
         if o is None:
-            t = dt.datetime.fromtimestamp(q * 900, tz=dt.timezone.utc).astimezone(self.tz)
+            t = dt.datetime.fromtimestamp(q, tz=dt.timezone.utc).astimezone(self.tz)
             o = int(t.utcoffset().total_seconds())
             self._off[q] = o
         return o
@@ -144,22 +146,38 @@ class Zone:
         return (self.day(us) + 3) % 7 + 1  # 1970-01-01 was a Thursday (4)
 
     def bin(self, us, width):
-        """Start of us's bucket: the latest instant <= us at which the wall clock read
-        L = floor(local, width) (so a repeated hour is a bucket of its own); when L was
-        skipped by a clock change, the first instant after the change."""
-        L = self.local_us(us) // width * width
-        naive = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=L)
-        offs = set()
-        for fold in (0, 1):
-            off = naive.replace(tzinfo=self.tz, fold=fold).utcoffset()
-            offs.add((off.days * 86400 + off.seconds) * US)
-        starts = [L - o for o in offs if L - o <= us and self.local_us(L - o) == L]
-        if starts:
-            return max(starts)
-        x = L - max(offs)  # transitions fall on quarter hours
-        while self.offset_s(x) != self.offset_s(us):
-            x += 900 * US
-        return x
+        """Start of us's bin(ts, width) bucket, by walking the wall clock (QUERY.md): a
+        bucket starts where the clock ticks onto a multiple of width, where it skips
+        forward over one, and where it is set back by at least width. The clock is
+        walked in steps of min(60 s, width) over a window of days around us (clock
+        changes in the tested zones fall on whole minutes)."""
+        step = min(60 * US, width)
+        chunk = 4 * US_DAY
+        k = (width, us // chunk)
+        bounds = self._bounds.get(k)
+        if bounds is None:
+            start = (us // chunk) * chunk - 2 * US_DAY - width
+            start -= start % step
+            end = (us // chunk + 1) * chunk
+            bounds = []
+            po = self.offset_s(start - step) * US
+            m = start
+            while m <= end:
+                o = self.offset_s(m) * US
+                if o == po:
+                    b = (m + o) % width == 0
+                elif o > po:  # skipped forward over [m + po, m + o]
+                    b = (m + o) // width * width >= m + po
+                else:  # set back by po - o
+                    b = width <= po - o
+                if b:
+                    bounds.append(m)
+                po = o
+                m += step
+            self._bounds[k] = bounds
+        i = bisect.bisect_right(bounds, us) - 1
+        assert i >= 0, "no bucket start found before %d" % us
+        return bounds[i]
 
     def parse(self, text):
         """A time literal as colog's `range` takes it: a date (local midnight) or RFC 3339."""
@@ -1566,12 +1584,12 @@ def test_unknown_header(tmp):
 def test_query_file(tmp, store):
     """--file FILE / --file - give the same answer as the argument; a query over the
     kernel's 128 KiB argument cap works from a file; a query and --file is exit 2."""
-    q = "where dst_port in (%s) | stats count() by proto" % ", ".join(str(p) for p in range(1, 30001))
+    q = "where dst_port in (%s) | stats count() by proto | sort proto" % ", ".join(str(p) for p in range(1, 30001))
     path = os.path.join(tmp, "long.q")
     with open(path, "w") as f:
         f.write(q + "\n")
     rc, out, err = colog("query", store, "--file", path, "--format", "csv")
-    rc2, out2, err2 = colog_query(store, "where dst_port between 1 and 30000 | stats count() by proto")
+    rc2, out2, err2 = colog_query(store, "where dst_port between 1 and 30000 | stats count() by proto | sort proto")
     check("query --file: 200 KB query", rc == 0 and rc2 == 0 and out == out2 and len(out.splitlines()) > 1,
           "  exit %d/%d: %s%s" % (rc, rc2, err, err2))
     rc, out3, err = colog("query", store, "--file", "-", "--format", "csv",
@@ -1626,28 +1644,31 @@ def test_empty_input(tmp):
 
 
 def test_dst_bins(tmp):
-    """bin(ts, N) around clock changes, against Zone.bin: events every 7 minutes over the
-    2026 changes of New York, Paris and Lord Howe (a 30-minute change), bins from 7m to 1d."""
+    """bin(ts, N) around clock changes, against Zone.bin (which walks the wall clock):
+    events every 3 minutes over the 2026 changes of New York, Paris, Havana (whose
+    midnight repeats) and Lord Howe (a 30-minute change), and New York's of 1965
+    (negative times); bins from 7m to 1d, including widths that do not divide an hour."""
     store = os.path.join(tmp, "dst_store")
     colog("init", store)
     spans = [("2026-03-07T12:00:00Z", "2026-03-09T12:00:00Z"), ("2026-03-28T12:00:00Z", "2026-03-30T00:00:00Z"),
              ("2026-04-04T06:00:00Z", "2026-04-05T06:00:00Z"), ("2026-10-03T06:00:00Z", "2026-10-04T06:00:00Z"),
-             ("2026-10-24T12:00:00Z", "2026-10-26T00:00:00Z"), ("2026-10-31T12:00:00Z", "2026-11-02T12:00:00Z")]
+             ("2026-10-24T12:00:00Z", "2026-10-26T00:00:00Z"), ("2026-10-31T12:00:00Z", "2026-11-02T12:00:00Z"),
+             ("1965-04-24T12:00:00Z", "1965-04-26T00:00:00Z"), ("1965-10-30T12:00:00Z", "1965-11-01T00:00:00Z")]
     ts = []
     for a, b in spans:
         t, end = parse_rfc3339(a), parse_rfc3339(b)
         while t < end:
             ts.append(t)
-            t += 7 * 60 * US
+            t += 3 * 60 * US
     path = os.path.join(tmp, "dst.csv")
     with open(path, "w") as f:
         f.write("ts,dst_port\n" + "".join("%s,%d\n" % (UTC.fmt(t), i % 100) for i, t in enumerate(ts)))
     rc, out, err = colog("ingest", store, path)
     if not check("dst bins: ingest", rc == 0, "  exit %d: %s" % (rc, err)):
         return
-    for tz in ("America/New_York", "Europe/Paris", "Australia/Lord_Howe", "+05:30"):
+    for tz in ("America/New_York", "Europe/Paris", "America/Havana", "Australia/Lord_Howe", "+05:30"):
         z = Zone(tz)
-        for w in ("7m", "15m", "30m", "1h", "90m", "2h", "1d"):
+        for w in ("7m", "15m", "30m", "40m", "1h", "90m", "2h", "1d"):
             counts = {}
             for t in ts:
                 k = z.bin(t, dur_us(w))

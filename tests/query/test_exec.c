@@ -261,6 +261,7 @@ static void build_dst_store(void)
                               "2026-11-01T04:10:00Z,1\n"  /* 00:10 EDT */
                               "2026-11-01T05:30:00Z,2\n"  /* 01:30 EDT */
                               "2026-11-01T06:30:00Z,3\n"  /* 01:30 EST, the hour again */
+                              "2026-11-01T06:10:00Z,9\n"  /* 01:10 EST */
                               "2026-11-01T06:45:00Z,4\n"  /* 01:45 EST */
                               "2026-11-02T01:00:00Z,5\n"  /* 2026-11-01 20:00 EST */
                               "2026-03-08T06:30:00Z,6\n"  /* 01:30 EST */
@@ -275,7 +276,7 @@ static void build_dst_store(void)
     fclose(f);
     colog_ingest_stats_t s;
     cr_assert_eq(colog_ingest_finish(ing, &s), 0, "%s", colog_errmsg());
-    cr_assert_eq(s.rows_ok, 8);
+    cr_assert_eq(s.rows_ok, 9);
     colog_store_close(st);
 }
 
@@ -287,12 +288,12 @@ Test(exec, bin_across_clock_changes, .init = build_dst_store, .fini = drop_store
         {"range 2026-11-01T00:00:00Z .. 2026-11-03T00:00:00Z | stats count() by bin(ts, 1h) | "
          "sort bin",
          "bin,count\n2026-11-01T00:00:00-04:00,1\n2026-11-01T01:00:00-04:00,1\n"
-         "2026-11-01T01:00:00-05:00,2\n2026-11-01T20:00:00-05:00,1\n"},
+         "2026-11-01T01:00:00-05:00,3\n2026-11-01T20:00:00-05:00,1\n"},
         {"range 2026-11-01T00:00:00Z .. 2026-11-03T00:00:00Z | stats count() by bin(ts, 1d)",
-         "bin,count\n2026-11-01T00:00:00-04:00,5\n"},
+         "bin,count\n2026-11-01T00:00:00-04:00,6\n"},
         {"range 2026-11-01T00:00:00Z .. 2026-11-03T00:00:00Z | stats count() by bin(ts, 2h) | "
          "sort bin",
-         "bin,count\n2026-11-01T00:00:00-04:00,4\n2026-11-01T20:00:00-05:00,1\n"},
+         "bin,count\n2026-11-01T00:00:00-04:00,5\n2026-11-01T20:00:00-05:00,1\n"},
         {"range 2026-03-08T00:00:00Z .. 2026-03-09T00:00:00Z | stats count() by bin(ts, 2h) | "
          "sort bin",
          "bin,count\n2026-03-08T00:00:00-05:00,1\n2026-03-08T03:00:00-04:00,2\n"},
@@ -302,6 +303,12 @@ Test(exec, bin_across_clock_changes, .init = build_dst_store, .fini = drop_store
          "sort bin",
          "bin,count\n2026-03-08T01:30:00-05:00,1\n2026-03-08T03:00:00-04:00,1\n"
          "2026-03-08T03:30:00-04:00,1\n"},
+        /* 90m > the hour set back: the bucket of 01:30 EDT runs on through the
+         * change until the clock next reads a multiple of 90 minutes, 01:30 EST */
+        {"range 2026-11-01T00:00:00Z .. 2026-11-03T00:00:00Z | stats count() by bin(ts, 90m) | "
+         "sort bin",
+         "bin,count\n2026-11-01T00:00:00-04:00,1\n2026-11-01T01:30:00-04:00,2\n"
+         "2026-11-01T01:30:00-05:00,2\n2026-11-01T19:30:00-05:00,1\n"},
     };
     colog_store_t *st;
     cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_READ), 0, "%s", colog_errmsg());
@@ -347,7 +354,7 @@ Test(exec, run_validates_its_input, .init = build_dst_store, .fini = drop_store)
     cr_assert_eq(colog_query_run(q, st, &o), 0, "%s", colog_errmsg());
     colog_query_free(q);
     fclose(out);
-    cr_assert_str_eq(buf, "bin,count\n2026-03-08T00:00:00Z,3\n2026-11-01T00:00:00Z,4\n"
+    cr_assert_str_eq(buf, "bin,count\n2026-03-08T00:00:00Z,3\n2026-11-01T00:00:00Z,5\n"
                           "2026-11-02T00:00:00Z,1\n");
     free(buf);
     colog_store_close(st);
