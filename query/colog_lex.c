@@ -42,11 +42,6 @@ const char *colog__kw_text(colog_qkw_t kw)
     return (unsigned)kw < NKW ? kw_texts[kw] : "";
 }
 
-bool colog_query_reserved(const char *name, size_t len)
-{
-    return name != NULL && colog__kw_find(name, len) != QKW_NONE;
-}
-
 colog_qkw_t colog__kw_find(const char *s, size_t len)
 {
     for (unsigned k = 1; k < NKW; k++)

@@ -249,6 +249,13 @@ static bool at_name(const parser_t *p)
     return at(p, QT_IDENT) || (at(p, QT_KW) && is_funckw(p->cur.kw) && p->nxt.kind != QT_LPAREN);
 }
 
+bool colog_query_reserved(const char *name, size_t len)
+{
+    /* Function-like keywords (count, day, ...) are names wherever no '(' follows. */
+    colog_qkw_t kw = name != NULL ? colog__kw_find(name, len) : QKW_NONE;
+    return kw != QKW_NONE && !is_funckw(kw);
+}
+
 static bool tok_is(const parser_t *p, const colog_qtoken_t *t, const char *s)
 {
     return strlen(s) == t->len && memcmp(p->text + t->pos, s, t->len) == 0;

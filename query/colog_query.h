@@ -42,9 +42,11 @@ typedef struct colog_qerr {
 /* The longest query text colog_query_parse takes, in bytes. */
 #define COLOG_QUERY_TEXT_MAX (1u << 20)
 
-/* Whether name[0..len) is a keyword of the query language (where, by, count,
- * ...). A column with such a name could not be named in a query: `colog init`
- * refuses schemas that have one. */
+/* Whether name[0..len) is a reserved word of the query language (where, by,
+ * and, limit, ...), which a query could not use as a column name: `colog init`
+ * refuses schemas that have one. The function names (count, sum, min, max, avg,
+ * dcount, hour, dow, day, bin) are not reserved: they are names where no '('
+ * follows. */
 bool colog_query_reserved(const char *name, size_t len);
 
 /* Parse text against schema. tz resolves dates and time keys (borrowed; must

@@ -27,9 +27,9 @@ static int check_reserved(const char *text, size_t n, const char *path, const co
         while (e < n && text[e] != '\n')
             e++;
         size_t i = a;
-        while (i < e && (text[i] == ' ' || text[i] == '\t'))
-            i++;
-        if (i < e && text[i] != '#' && text[i] != '\r') {
+        while (i < e && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r'))
+            i++; /* the schema format's blanks (colog_schema.c is_blank) */
+        if (i < e && text[i] != '#') {
             if (k < s->ncols && colog_query_reserved(s->cols[k].name, strlen(s->cols[k].name)))
                 return cli_usage("init: %s:%zu:%zu: column name '%s' is a word of the query "
                                  "language, which queries could not name; rename the column",

@@ -1602,7 +1602,7 @@ def test_query_file(tmp, store):
 
 def test_reserved_schema(tmp):
     """colog init refuses a column named like a query keyword, naming file:line:col."""
-    for word, line, col in (("where", 5, 3), ("count", 5, 3), ("fields", 5, 3)):
+    for word, line, col in (("where", 5, 3), ("limit", 5, 3), ("fields", 5, 3)):
         name = "reserved column name: " + word
         path = os.path.join(tmp, "reserved_%s.schema" % word)
         with open(path, "w") as f:
@@ -1612,6 +1612,25 @@ def test_reserved_schema(tmp):
         want = "%s:%d:%d: column name '%s'" % (path, line, col, word)
         check(name, rc == 2 and want in err and not os.path.exists(os.path.join(store, "colog.conf")),
               "  want exit 2 and %r, got exit %d: %s" % (want, rc, err))
+    # The schema format's blanks include CR: a CR-led line is still a column line.
+    path = os.path.join(tmp, "reserved_cr.schema")
+    with open(path, "w", newline="") as f:
+        f.write("ts time\r\n\r\n\rby u32\r\n")
+    rc, out, err = colog("init", os.path.join(tmp, "reserved_cr_store"), "--schema", path)
+    check("reserved column name after a CR", rc == 2 and "%s:3:2: column name 'by'" % path in err,
+          "  exit %d: %s" % (rc, err))
+    # Function names are not reserved: queries take them as names.
+    path = os.path.join(tmp, "funcnames.schema")
+    with open(path, "w") as f:
+        f.write("ts time\ncount u32\nday string\nmin u16\n")
+    fstore = os.path.join(tmp, "funcnames_store")
+    rc, out, err = colog("init", fstore, "--schema", path)
+    if check("function names as columns: init", rc == 0, "  exit %d: %s" % (rc, err)):
+        rc, out, err = colog("ingest", fstore, "-", stdin=b"ts,count,day,min\n2026-03-01T00:00:00Z,5,mon,7\n"
+                             b"2026-03-01T01:00:00Z,6,mon,8\n")
+        rc, out, err = colog_query(fstore, "where count > 5 or min = 7 | stats sum(count), max(min) by day")
+        check("function names as columns: query", rc == 0 and out == "day,sum_count,max_min\nmon,11,8\n",
+              "  exit %d: %r %s" % (rc, out, err))
     path = os.path.join(tmp, "huge.schema")
     with open(path, "w") as f:
         f.write("ts time\n" + "#" * (1 << 20) + "\nsrc ip\n")
