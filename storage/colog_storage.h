@@ -16,6 +16,7 @@
 #ifndef COLOG_STORAGE_H
 #define COLOG_STORAGE_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -510,10 +511,10 @@ typedef struct colog_retain_action {
     int kind; /* COLOG_RETAIN_* */
     int32_t day;
     uint64_t parts, rows;
-    uint64_t bytes_before; /* disk space used before (all tiers; allocated blocks, as du) */
-    uint64_t bytes_after;  /* disk space used after (cold part written; 0 when removed) */
-    char archive[1024];    /* the archive file written (ARCHIVE) */
-    bool held;             /* MOVE of a day older than cold_days: a hold kept it */
+    uint64_t bytes_before;  /* disk space used before (all tiers; allocated blocks, as du) */
+    uint64_t bytes_after;   /* disk space used after (cold part written; 0 when removed) */
+    char archive[PATH_MAX]; /* the archive file written (ARCHIVE) */
+    bool held;              /* MOVE of a day older than cold_days: a hold kept it */
 } colog_retain_action_t;
 
 typedef struct colog_retain_opts {

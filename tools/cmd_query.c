@@ -33,9 +33,12 @@ static int read_query_file(const char *path, char **out)
         fclose(f);
     if (buf == NULL)
         return cli_usage("query: out of memory");
-    if (err) {
+    if (err) { /* a directory, an I/O error: a runtime failure, not a bad query */
+        int e = errno;
         free(buf);
-        return cli_usage("query: --file %s: read error", in ? "<stdin>" : path);
+        fprintf(stderr, "colog: query: --file %s: %s\n", in ? "<stdin>" : path,
+                e ? strerror(e) : "read error");
+        return EXIT_RUNTIME;
     }
     const char *nul = memchr(buf, '\0', n);
     if (nul != NULL) {
@@ -44,6 +47,13 @@ static int read_query_file(const char *path, char **out)
         return cli_usage("query: --file %s: NUL byte at offset %zu", in ? "<stdin>" : path, at);
     }
     buf[n] = 0;
+    size_t k = 0;
+    while (k < n && strchr(" \t\r\n", buf[k]) != NULL)
+        k++;
+    if (k == n) { /* an empty query lists every event: never from an empty file */
+        free(buf);
+        return cli_usage("query: --file %s: no query in it", in ? "<stdin>" : path);
+    }
     *out = buf;
     return 0;
 }

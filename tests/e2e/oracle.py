@@ -1598,6 +1598,15 @@ def test_query_file(tmp, store):
     check("query --file -: stdin", rc == 0 and out3 == out4, "  exit %d: %s" % (rc, err))
     rc, out, err = colog("query", store, "stats count()", "--file", path)
     check("query and --file: usage error", rc == 2 and "not both" in err, "  exit %d: %s" % (rc, err))
+    empty = os.path.join(tmp, "empty.q")
+    with open(empty, "w") as f:
+        f.write(" \n\t\n")
+    rc, out, err = colog("query", store, "--file", empty)
+    check("query --file: an empty file is refused", rc == 2 and "no query" in err and out == "",
+          "  exit %d: %s" % (rc, err))
+    rc, out, err = colog("query", store, "--file", tmp)
+    check("query --file: a directory is a read failure", rc == 1 and "Is a directory" in err,
+          "  exit %d: %s" % (rc, err))
 
 
 def test_reserved_schema(tmp):
