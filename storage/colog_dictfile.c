@@ -927,7 +927,7 @@ void colog__dict_free(colog_dictbuf_t *d)
 
 uint32_t colog_dict_lower_str(const colog_dictview_t *d, const char *s, size_t len)
 {
-    if (!d || d->type != COLOG_T_STRING)
+    if (!d || d->type != COLOG_T_STRING || (s == NULL && len > 0))
         return d ? d->n : 0;
     uint32_t lo = 0, hi = d->n;
     while (lo < hi) {
@@ -943,7 +943,7 @@ uint32_t colog_dict_lower_str(const colog_dictview_t *d, const char *s, size_t l
 
 uint32_t colog_dict_lower_ip(const colog_dictview_t *d, const colog_ip_t *ip)
 {
-    if (!d || d->type != COLOG_T_IP)
+    if (!d || d->type != COLOG_T_IP || ip == NULL)
         return d ? d->n : 0;
     uint32_t lo = 0, hi = d->n;
     while (lo < hi) {

@@ -100,6 +100,12 @@ typedef struct colog_ip {
     uint8_t b[16];
 } colog_ip_t;
 
+/* The value parsers (colog_type_parse, _ip_parse, _time_parse, _day_parse)
+ * run once a field: they return a code (a NULL argument is COLOG_EPARSE or
+ * COLOG_EINVAL like bad text) and set no colog_errmsg(); their callers name the
+ * file, line and column. The formatters write "" for a NULL value and nothing
+ * for a NULL buffer. */
+
 /* Parse an IPv4 or IPv6 address (the whole of s[0..len)). 0 or COLOG_EPARSE. */
 int colog_ip_parse(const char *s, size_t len, colog_ip_t *out);
 /* Format into buf (>= 46 bytes): IPv4-mapped addresses print as dotted quads. */

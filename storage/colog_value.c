@@ -93,8 +93,12 @@ int colog_ip_parse(const char *s, size_t len, colog_ip_t *out)
 void colog_ip_format(const colog_ip_t *ip, char *buf, size_t cap)
 {
     char tmp[INET6_ADDRSTRLEN];
-    if (cap == 0)
+    if (buf == NULL || cap == 0)
         return;
+    if (ip == NULL) {
+        buf[0] = 0;
+        return;
+    }
     if (colog_ip_is_v4(ip))
         inet_ntop(AF_INET, ip->b + 12, tmp, sizeof tmp);
     else
@@ -180,6 +184,8 @@ void colog_day_format(int32_t day, char *buf, size_t cap)
 {
     int64_t y;
     unsigned m, d;
+    if (buf == NULL || cap == 0)
+        return;
     civil_from_days(day, &y, &m, &d);
     snprintf(buf, cap, "%04lld-%02u-%02u", (long long)y, m, d);
 }
@@ -313,7 +319,11 @@ static int time_parse(const char *s, size_t len, int32_t tz_off_s, int64_t *out_
 
 void colog_time_format(int64_t t_us, int32_t off_s, char *buf, size_t cap)
 {
-    int64_t local = t_us + (int64_t)off_s * 1000000;
+    if (buf == NULL || cap == 0)
+        return;
+    int64_t local; /* saturated: times are years 0000-9999, but any int64 must be safe */
+    if (__builtin_add_overflow(t_us, (int64_t)off_s * 1000000, &local))
+        local = t_us > 0 ? INT64_MAX : INT64_MIN;
     int64_t secs = local / 1000000, us = local % 1000000;
     if (us < 0) {
         us += 1000000;
@@ -331,9 +341,9 @@ void colog_time_format(int64_t t_us, int32_t off_s, char *buf, size_t cap)
     if (off_s == 0) {
         snprintf(zone, sizeof zone, "Z");
     } else {
-        int32_t a = off_s < 0 ? -off_s : off_s;
-        snprintf(zone, sizeof zone, "%c%02d:%02d", off_s < 0 ? '-' : '+', a / 3600,
-                 (a % 3600) / 60);
+        int64_t a = off_s < 0 ? -(int64_t)off_s : off_s;
+        snprintf(zone, sizeof zone, "%c%02lld:%02lld", off_s < 0 ? '-' : '+', (long long)(a / 3600),
+                 (long long)(a % 3600 / 60));
     }
     if (us)
         snprintf(buf, cap, "%04lld-%02u-%02uT%02d:%02d:%02d.%06lld%s", (long long)y, m, d,

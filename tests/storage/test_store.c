@@ -441,6 +441,27 @@ Test(store, part_in_the_wrong_day_is_named)
 Test(store, public_functions_validate_their_input)
 {
     colog_config_default(NULL); /* no crash */
+    char out[64] = "x";
+    colog_ip_format(NULL, out, sizeof out);
+    cr_assert_str_eq(out, "");
+    colog_ip_format(NULL, NULL, 10);
+    colog_day_format(0, NULL, 10);
+    colog_time_format(0, 0, NULL, 10);
+    /* extreme values: defined (saturated) output, no signed overflow under UBSan */
+    colog_time_format(INT64_MAX, 3600, out, sizeof out);
+    colog_time_format(INT64_MIN, -3600, out, sizeof out);
+    colog_time_format(0, INT32_MIN, out, sizeof out);
+    cr_assert(strchr(out, '-') != NULL, "%s", out);
+    colog_time_format(1772409600000000LL, -18000, out, sizeof out);
+    cr_assert_str_eq(out, "2026-03-01T19:00:00-05:00");
+    colog_dictview_t dv = {.type = COLOG_T_STRING, .n = 1};
+    uint32_t offs[2] = {0, 1};
+    dv.offs = offs;
+    dv.bytes = "a";
+    cr_assert_eq(colog_dict_lower_str(&dv, NULL, 3), 1, "NULL text: past the end");
+    cr_assert_eq(colog_dict_lower_str(&dv, "a", 1), 0);
+    dv.type = COLOG_T_IP;
+    cr_assert_eq(colog_dict_lower_ip(&dv, NULL), 1);
     cr_assert_eq(colog_seterr(COLOG_ECORRUPT, NULL), COLOG_ECORRUPT);
     cr_assert_str_eq(colog_errmsg(), colog_strerror(COLOG_ECORRUPT));
 
