@@ -28,8 +28,6 @@
 
 #define HOLDS_FILE "holds"
 #define REASON_MAX 511
-#define DAY_MIN COLOG__DAY_MIN
-#define DAY_MAX COLOG__DAY_MAX
 
 static pthread_mutex_t hold_mu = PTHREAD_MUTEX_INITIALIZER;
 
@@ -138,7 +136,8 @@ int colog_hold_add(colog_store_t *st, int32_t from, int32_t to, const char *reas
     int rc = check_writable(st);
     if (rc < 0 || (rc = check_reason(reason)) < 0)
         return rc;
-    if (from < DAY_MIN || from > DAY_MAX || to < DAY_MIN || to > DAY_MAX)
+    if (from < COLOG__DAY_MIN || from > COLOG__DAY_MAX || to < COLOG__DAY_MIN ||
+        to > COLOG__DAY_MAX)
         return colog_seterr(COLOG_ERANGE, "hold: days outside the years 0000-9999");
     char dfrom[16], dto[16];
     colog_day_format(from, dfrom, sizeof dfrom);

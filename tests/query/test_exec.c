@@ -18,7 +18,8 @@
 
 static char dir[256];
 
-static void build_store(void)
+/* A new firewall store in a temp dir (dir), open for writing. */
+static colog_store_t *new_store(void)
 {
     snprintf(dir, sizeof dir, "/tmp/colog-test-exec-XXXXXX");
     cr_assert_not_null(mkdtemp(dir));
@@ -29,6 +30,12 @@ static void build_store(void)
                  colog_errmsg());
     colog_store_t *st;
     cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0, "%s", colog_errmsg());
+    return st;
+}
+
+static void build_store(void)
+{
+    colog_store_t *st = new_store();
     /* Small batches and no automatic merge: days end up with several parts. */
     colog_ingest_opts_t o = {.batch_rows = 30000, .no_auto_merge = true};
     colog_ingest_t *ing;
@@ -248,15 +255,7 @@ Test(exec, memory_bound_is_a_clear_error, .init = build_store, .fini = drop_stor
  * start was skipped begins at the change. */
 static void build_dst_store(void)
 {
-    snprintf(dir, sizeof dir, "/tmp/colog-test-exec-XXXXXX");
-    cr_assert_not_null(mkdtemp(dir));
-    strcat(dir, "/s");
-    colog_config_t c;
-    colog_config_default(&c);
-    cr_assert_eq(colog_store_create(dir, colog_schema_builtin("firewall"), &c), 0, "%s",
-                 colog_errmsg());
-    colog_store_t *st;
-    cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0, "%s", colog_errmsg());
+    colog_store_t *st = new_store();
     static const char csv[] = "ts,dst_port\n"
                               "2026-11-01T04:10:00Z,1\n"  /* 00:10 EDT */
                               "2026-11-01T05:30:00Z,2\n"  /* 01:30 EDT */

@@ -145,6 +145,16 @@ static uint64_t day_rows(colog_store_t *st, int32_t day, size_t *nparts)
 
 TestSuite(store, .init = setup, .fini = teardown);
 
+/* The same two rows as one new part of DAY. */
+static void write_two_rows(colog_store_t *st)
+{
+    int64_t t[2] = {T(1), T(2)};
+    uint8_t o[2] = {1, 2};
+    const char *u[2] = {"a", "b"};
+    uint64_t pt[2] = {1, 2};
+    write_part(st, DAY, 2, t, o, u, pt);
+}
+
 Test(store, open_rejects_non_store)
 {
     colog_store_t *st;
@@ -295,12 +305,8 @@ Test(store, superseded_parts_and_leftovers_are_invisible)
 {
     colog_store_t *st;
     cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0);
-    int64_t t[2] = {T(1), T(2)};
-    uint8_t o[2] = {1, 2};
-    const char *u[2] = {"a", "b"};
-    uint64_t pt[2] = {1, 2};
-    write_part(st, DAY, 2, t, o, u, pt);
-    write_part(st, DAY, 2, t, o, u, pt);
+    write_two_rows(st);
+    write_two_rows(st);
     /* A crash after the merged part's rename but before the old parts went:
      * emulate by copying the merged part back under its id and restoring the olds. */
     char cmd[1024];
@@ -414,11 +420,7 @@ Test(store, part_in_the_wrong_day_is_named)
 {
     colog_store_t *st;
     cr_assert_eq(colog_store_open(&st, dir, COLOG_OPEN_WRITE), 0);
-    int64_t t[2] = {T(1), T(2)};
-    uint8_t o[2] = {1, 2};
-    const char *u[2] = {"a", "b"};
-    uint64_t pt[2] = {1, 2};
-    write_part(st, DAY, 2, t, o, u, pt);
+    write_two_rows(st);
     colog_store_close(st);
     char cmd[1024];
     snprintf(cmd, sizeof cmd,
